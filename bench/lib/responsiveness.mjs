@@ -1,0 +1,86 @@
+// Figure 3: how long get_result and tools/list take while four traces flood output, against idle.
+import { performance } from "node:perf_hooks";
+import { execFileSync } from "node:child_process";
+import process from "node:process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startServer, structured } from "./mcp-server.mjs";
+import { floodProgram } from "./throughput.mjs";
+import { busyShare, childPidsOf, cpuTimes } from "./processes.mjs";
+import { latencyPercentiles, summarize } from "./stats.mjs";
+
+const FLOODS = 4;
+const PAGE = 1_000;
+// Prints a little over PAGE lines and exits: the idle side reads a page of the same size.
+const PAGE_PROGRAM = `interval:ms:5 { $i = 0; while ($i < 100) { printf("line %d\\n", $i); $i++; } @n++; if (@n >= 12) { exit(); } }\n`;
+
+async function timed(action) {
+  const started = performance.now();
+  const value = await action();
+  return { ms: performance.now() - started, value };
+}
+
+/** Back-to-back requests for `seconds`, alternating get_result (a PAGE-line tail) and tools/list. */
+async function sampleWindow(server, executionIds, seconds) {
+  const before = await server.readProbe();
+  const machineBefore = cpuTimes();
+  const getResult = [];
+  const toolsList = [];
+  const offsets = new Map(executionIds.map((id) => [id, 0]));
+  const deadline = performance.now() + seconds * 1000;
+  for (let turn = 0; performance.now() < deadline; turn += 1) {
+    const executionId = executionIds[turn % executionIds.length];
+    const read = await timed(() => server.request("tools/call", { name: "get_result", arguments: { execution_id: executionId, offset: offsets.get(executionId), limit: PAGE } }));
+    getResult.push(read.ms);
+    offsets.set(executionId, Math.max(0, structured(read.value).lines_total - PAGE));
+    toolsList.push((await timed(() => server.request("tools/list"))).ms);
+  }
+  const machineBusy = busyShare(machineBefore, cpuTimes());
+  const after = await server.readProbe();
+  const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+  return { getResult, toolsList, serverCpuShare: cpuMs / (after.at - before.at), machineBusy, loopDelayMs: after.loopDelayMs };
+}
+
+/**
+ * Each run: an idle window (the same requests against a finished execution), then a window with
+ * FLOODS traces printing flat out (~200k printf/s each attempted). p50/p99 per window.
+ */
+export async function measureResponsiveness({ runs, seconds, log }) {
+  log(`responsiveness: ${runs} × (idle ${seconds} s, ${FLOODS} floods ${seconds} s)`);
+  const server = await startServer({ env: { BPFTRACE_MCP_KILL_GRACE_MS: "2000" }, probe: "stats" });
+  const windows = { idle: [], flood: [] };
+  let floodLines = 0;
+  try {
+    const page = structured(await server.call("exec_program", { program: PAGE_PROGRAM, timeout: 10 }));
+    await server.call("get_result", { execution_id: page.execution_id, offset: 1e12, limit: 1, wait_seconds: 10 });
+    // Unmeasured warm-up of both request paths.
+    await sampleWindow(server, [page.execution_id], 0.3);
+    for (let run = 0; run < runs; run += 1) {
+      windows.idle.push(await sampleWindow(server, [page.execution_id], seconds));
+      const floods = [];
+      for (let index = 0; index < FLOODS; index += 1) {
+        floods.push(structured(await server.call("exec_program", { program: floodProgram(Number(process.env.BENCH_PERFIRE ?? 20)), timeout: Math.ceil(seconds) + 10 })).execution_id);
+      }
+      if (process.env.BENCH_RENICE) for (const pid of childPidsOf(server.pid)) execFileSync("renice", ["-n", process.env.BENCH_RENICE, "-p", String(pid)]);
+      await sleep(300);
+      windows.flood.push(await sampleWindow(server, floods, seconds));
+      const stopped = await Promise.all(floods.map((id) => server.call("stop_execution", { execution_id: id })));
+      floodLines += stopped.reduce((sum, result) => sum + structured(result).lines_total, 0);
+    }
+  } finally {
+    await server.close();
+  }
+  const describe = (side) => {
+    const perRun = (pick) => windows[side].map((window) => latencyPercentiles(pick(window)));
+    const pooled = (pick) => latencyPercentiles(windows[side].flatMap(pick));
+    return {
+      getResult: { p50: summarize(perRun((w) => w.getResult).map((p) => p.p50)), p99: summarize(perRun((w) => w.getResult).map((p) => p.p99)), pooled: pooled((w) => w.getResult) },
+      toolsList: { p50: summarize(perRun((w) => w.toolsList).map((p) => p.p50)), p99: summarize(perRun((w) => w.toolsList).map((p) => p.p99)), pooled: pooled((w) => w.toolsList) },
+      // Inside the server: the share of one core it used, and how late its event loop ran timers.
+      serverCpuShare: summarize(windows[side].map((window) => window.serverCpuShare)),
+      machineBusy: summarize(windows[side].map((window) => window.machineBusy)),
+      loopDelayP99Ms: summarize(windows[side].map((window) => window.loopDelayMs.p99)),
+      loopDelayMaxMs: summarize(windows[side].map((window) => window.loopDelayMs.max)),
+    };
+  };
+  return { floods: FLOODS, pageLines: PAGE, floodProgram: floodProgram(20), floodLinesPerRun: floodLines / runs, idle: describe("idle"), flood: describe("flood") };
+}

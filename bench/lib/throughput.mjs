@@ -1,0 +1,95 @@
+// Figure 2: lines per second the server captures from a flooding trace, against a minimal reader.
+import { setTimeout as sleep } from "node:timers/promises";
+import { withDeadlineGuard } from "../../dist/bpftrace/deadline-guard.js";
+import { readThroughPipe } from "./bpftrace-direct.mjs";
+import { startServer, structured } from "./mcp-server.mjs";
+import { tallyExecution } from "./output-tally.mjs";
+import { alternate, pairedRatios, summarize } from "./stats.mjs";
+
+const PREFIX = "line ";
+// Far past any output: get_result then waits for the end of the run instead of returning at once.
+const END_OFFSET = 1e12;
+// Both sides run the same text: the server appends this guard for a timeout of `seconds`.
+const GUARD_SLACK_MS = 500;
+
+/** A trace firing every 100 µs that printfs `perFire` lines each time: perFire × 10k printf calls/s. */
+export function floodProgram(perFire) {
+  return `interval:us:100 { $i = 0; while ($i < ${perFire}) { printf("${PREFIX}%d\\n", $i); $i++; } @fires = count(); }\n`;
+}
+
+/** What reached the reader, and what bpftrace says it dropped itself (perf buffer overflow). */
+function account({ fires, perFire, printfLines, lostEvents, lines, durationSeconds }) {
+  const printfCalls = fires * perFire;
+  return {
+    lines,
+    printfLines,
+    linesPerSecond: printfLines / durationSeconds,
+    attemptedPerSecond: printfCalls / durationSeconds,
+    printfCalls,
+    bpftraceLost: lostEvents,
+    // printf calls neither delivered nor reported lost: dropped on the way, or discarded by bpftrace at exit.
+    unaccounted: printfCalls - lostEvents - printfLines,
+  };
+}
+
+async function serverRun(perFire, seconds) {
+  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "6000000", BPFTRACE_MCP_RING_BYTES: "1000000000" } });
+  try {
+    const started = structured(await server.call("exec_program", { program: floodProgram(perFire), timeout: seconds }));
+    let status = started.status;
+    while (status === "running") {
+      status = structured(await server.call("get_result", { execution_id: started.execution_id, offset: END_OFFSET, limit: 1, wait_seconds: 30 })).status;
+    }
+    const { tally, linesTotal, linesDropped } = await tallyExecution(server, started.execution_id, PREFIX);
+    if (tally.maps.fires === undefined) throw new Error(`the server's run printed no @fires count (status ${status})`);
+    return {
+      ...account({ fires: tally.maps.fires, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal, durationSeconds: seconds }),
+      linesDropped,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+async function pipeRun(bpftraceFile, perFire, seconds) {
+  const program = withDeadlineGuard(floodProgram(perFire), seconds * 1000 + GUARD_SLACK_MS);
+  const counts = await readThroughPipe(bpftraceFile, program, seconds * 1000);
+  const fires = /@fires: (\d+)/.exec(counts.tail);
+  if (!fires) throw new Error("the direct run printed no @fires count");
+  return account({ fires: Number(fires[1]), perFire, printfLines: counts.printfLines, lostEvents: counts.lostEvents, lines: counts.lines, durationSeconds: seconds });
+}
+
+/**
+ * For each target rate, alternates the minimal reader and the server `runs` times. The server's
+ * ring is raised so nothing is evicted; its output is read back and tallied after each run.
+ */
+export async function measureThroughput({ runs, seconds, bpftraceFile, rates, log }) {
+  const results = [];
+  for (const rate of rates) {
+    log(`throughput ${rate.name}: ${runs} × (minimal reader, server), ${seconds} s each`);
+    const { baseline, subject } = await alternate(
+      runs,
+      async () => {
+        const run = await pipeRun(bpftraceFile, rate.perFire, seconds);
+        await sleep(200);
+        return run;
+      },
+      async () => {
+        const run = await serverRun(rate.perFire, seconds);
+        await sleep(200);
+        return run;
+      },
+    );
+    results.push({
+      name: rate.name,
+      perFire: rate.perFire,
+      program: floodProgram(rate.perFire),
+      baseline: { linesPerSecond: summarize(baseline.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(baseline.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(baseline.map((run) => run.bpftraceLost)), unaccounted: summarize(baseline.map((run) => run.unaccounted)) },
+      subject: { linesPerSecond: summarize(subject.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(subject.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(subject.map((run) => run.bpftraceLost)), unaccounted: summarize(subject.map((run) => run.unaccounted)) },
+      ratio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), baseline.map((run) => run.linesPerSecond))),
+      serverDropped: Math.max(...subject.map((run) => run.linesDropped)),
+      runs: { baseline, subject },
+    });
+  }
+  return results;
+}

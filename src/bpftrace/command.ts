@@ -1,0 +1,49 @@
+import type { Config } from "../config.js";
+
+/** How bpftrace gets its privileges. */
+export type PrivilegeMode = "root" | "sudo-password" | "sudo-nopasswd";
+
+export interface SpawnPlan {
+  file: string;
+  args: string[];
+  /** Text written to the child's stdin, then closed (only the sudo password). */
+  stdinText: string | null;
+  env: Record<string, string>;
+  cwd: string;
+}
+
+// A fixed PATH and working directory: nothing from the server's own environment leaks into root's process.
+export const SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The minimal environment bpftrace runs with: PATH, C locale, and only the BPFTRACE_* the operator configured. */
+export function childEnvironment(config: Pick<Config, "childEnv">): Record<string, string> {
+  return { PATH: SAFE_PATH, LANG: "C", LC_ALL: "C", ...config.childEnv };
+}
+
+/**
+ * Builds the argv for running bpftrace with `bpftraceArgs`: directly as root, or through sudo.
+ * The password only ever goes to stdin (`-S`), with `-k` so a cached ticket never hides a wrong one.
+ */
+export function buildSpawnPlan(
+  mode: PrivilegeMode,
+  bpftraceFile: string,
+  bpftraceArgs: readonly string[],
+  config: Pick<Config, "childEnv" | "sudoPassword">,
+): SpawnPlan {
+  const env = childEnvironment(config);
+  if (mode === "root") {
+    return { file: bpftraceFile, args: [...bpftraceArgs], stdinText: null, env, cwd: "/" };
+  }
+  // sudo resets the environment; configured BPFTRACE_* settings are passed as VAR=value (needs SETENV in sudoers).
+  const envAssignments = Object.entries(config.childEnv).map(([name, value]) => `${name}=${value}`);
+  if (mode === "sudo-password") {
+    return {
+      file: "sudo",
+      args: ["-S", "-k", "-p", "", "--", ...envAssignments, bpftraceFile, ...bpftraceArgs],
+      stdinText: `${config.sudoPassword}\n`,
+      env,
+      cwd: "/",
+    };
+  }
+  return { file: "sudo", args: ["-n", "--", ...envAssignments, bpftraceFile, ...bpftraceArgs], stdinText: null, env, cwd: "/" };
+}

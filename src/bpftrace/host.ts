@@ -1,0 +1,263 @@
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, isAbsolute, join } from "node:path";
+import { userInfo } from "node:os";
+import type { Readable } from "node:stream";
+import { execa, type ResultPromise } from "execa";
+import type { Config } from "../config.js";
+import { BpftraceMcpError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { buildSpawnPlan, SAFE_PATH, type PrivilegeMode } from "./command.js";
+import { classifySudoFailure } from "./sudo-errors.js";
+import { parseVersion, versionTraits, type BpftraceVersion, type VersionTraits } from "./version.js";
+
+export interface ReadyHost {
+  mode: PrivilegeMode;
+  /** Absolute path of the bpftrace executable. */
+  bpftraceFile: string;
+  version: BpftraceVersion | null;
+  traits: VersionTraits;
+  user: string;
+}
+
+export interface ChildExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the process could not be started at all. */
+  spawnError: string | null;
+}
+
+/** A running bpftrace (or the sudo wrapping it), owned by whoever spawned it. */
+export interface TraceChild {
+  pid: number | undefined;
+  stdout: Readable;
+  stderr: Readable;
+  /** Sends a signal to the direct child; sudo relays INT, TERM and USR1 to bpftrace. */
+  signal(signal: NodeJS.Signals): boolean;
+  exited: Promise<ChildExit>;
+  /** False under sudo: SIGKILL would hit sudo and orphan a root bpftrace. */
+  killIsSafe: boolean;
+}
+
+export interface RunResult {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in the order they were written. */
+  all?: string;
+  timedOut: boolean;
+}
+
+/** Finds an executable by name on PATH (plus the standard system directories), or checks an explicit path. */
+export function resolveExecutable(nameOrPath: string, searchPath: string | undefined): string | null {
+  const isRunnable = (file: string): boolean => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (nameOrPath.includes("/")) return isAbsolute(nameOrPath) && isRunnable(nameOrPath) ? nameOrPath : null;
+  const directories = [...(searchPath ?? "").split(delimiter), ...SAFE_PATH.split(delimiter)];
+  for (const directory of directories) {
+    if (directory && isAbsolute(directory) && isRunnable(join(directory, nameOrPath))) return join(directory, nameOrPath);
+  }
+  return null;
+}
+
+export interface HostOptions {
+  geteuid?: () => number;
+  searchPath?: string;
+}
+
+/**
+ * Knows how to run bpftrace on this machine: which binary, with which privileges, which version.
+ * Readiness is checked lazily and re-checked after a failure, except a rejected password: sudo
+ * locks accounts after repeated failures, so that verdict sticks until the server restarts.
+ */
+export class BpftraceHost {
+  private ready: ReadyHost | null = null;
+  private pending: Promise<ReadyHost> | null = null;
+  private passwordRejected: BpftraceMcpError | null = null;
+  private readonly geteuid: () => number;
+  private readonly searchPath: string | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    options: HostOptions = {},
+  ) {
+    this.geteuid = options.geteuid ?? (() => process.geteuid?.() ?? 0);
+    this.searchPath = options.searchPath ?? process.env.PATH;
+  }
+
+  /** The privilege mode this configuration implies. */
+  privilegeMode(): PrivilegeMode {
+    if (this.geteuid() === 0) return "root";
+    return this.config.sudoPassword.length > 0 ? "sudo-password" : "sudo-nopasswd";
+  }
+
+  /** Resolves when bpftrace can be run; otherwise throws an error that says what to fix. */
+  async ensureReady(): Promise<ReadyHost> {
+    if (this.ready) return this.ready;
+    if (this.passwordRejected) throw this.passwordRejected;
+    this.pending ??= this.check().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  /** The readiness already established, if any (no process is started). */
+  readyHost(): ReadyHost | null {
+    return this.ready;
+  }
+
+  private async check(): Promise<ReadyHost> {
+    const bpftraceFile = resolveExecutable(this.config.bpftracePath, this.searchPath);
+    if (!bpftraceFile) {
+      throw new BpftraceMcpError("BPFTRACE_NOT_FOUND", `bpftrace was not found (BPFTRACE_PATH=${this.config.bpftracePath}).`, {
+        hint: "Install it (Debian/Ubuntu: apt-get install bpftrace; Fedora: dnf install bpftrace) or set BPFTRACE_PATH to the absolute path of the executable.",
+      });
+    }
+    const mode = this.privilegeMode();
+    const user = safeUserName();
+    const result = await this.runWith(mode, bpftraceFile, ["--version"], 15_000);
+    if (result.exitCode !== 0) {
+      const failure = mode === "root" ? null : classifySudoFailure(result.stderr, mode, user);
+      if (failure) {
+        if (failure.code === "SUDO_REJECTED") this.passwordRejected = failure;
+        throw failure;
+      }
+      throw new BpftraceMcpError("BPFTRACE_FAILED", `'${bpftraceFile} --version' failed (exit ${String(result.exitCode)}): ${firstLines(result.stderr || result.stdout)}`, {
+        hint: "Run `bpftrace-mcp-server doctor` to see what is wrong with this machine's bpftrace setup.",
+      });
+    }
+    const version = parseVersion(result.stdout) ?? parseVersion(result.stderr);
+    this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user };
+    this.logger.info({ mode, bpftraceFile, version: version?.text ?? null }, "bpftrace is ready");
+    return this.ready;
+  }
+
+  /** Starts a long-running bpftrace; the caller owns the returned child until it exits. */
+  spawn(host: ReadyHost, bpftraceArgs: readonly string[]): TraceChild {
+    const plan = buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config);
+    const subprocess = execa(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      extendEnv: false,
+      stdin: plan.stdinText === null ? "ignore" : "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      buffer: false,
+      reject: false,
+      // Our own state machine decides every signal; its own process group keeps terminal ^C away from it.
+      detached: true,
+      cleanup: false,
+      forceKillAfterDelay: false,
+      encoding: "buffer",
+    });
+    writeSecretToStdin(subprocess, plan.stdinText);
+    const exited = subprocess.then(
+      (result): ChildExit => ({
+        exitCode: result.exitCode ?? null,
+        signal: result.signal ?? null,
+        spawnError: result.exitCode === undefined && result.signal === undefined ? spawnFailure(result) : null,
+      }),
+      (error: unknown): ChildExit => ({ exitCode: null, signal: null, spawnError: String(error) }),
+    );
+    return {
+      pid: subprocess.pid,
+      stdout: subprocess.stdout,
+      stderr: subprocess.stderr,
+      signal: (signal) => {
+        try {
+          return subprocess.kill(signal);
+        } catch {
+          return false;
+        }
+      },
+      exited,
+      killIsSafe: host.mode === "root",
+    };
+  }
+
+  /** Runs a short bpftrace command (`-l`, `-lv`, `--info`, dry runs) to completion. */
+  async run(bpftraceArgs: readonly string[], timeoutMs: number): Promise<RunResult> {
+    const host = await this.ensureReady();
+    const result = await this.runWith(host.mode, host.bpftraceFile, bpftraceArgs, timeoutMs);
+    if (result.exitCode !== 0 && host.mode !== "root") {
+      const failure = classifySudoFailure(result.stderr, host.mode, host.user);
+      if (failure) {
+        if (failure.code === "SUDO_REJECTED") this.passwordRejected = failure;
+        this.ready = null;
+        throw failure;
+      }
+    }
+    return result;
+  }
+
+  private async runWith(mode: PrivilegeMode, bpftraceFile: string, bpftraceArgs: readonly string[], timeoutMs: number): Promise<RunResult> {
+    const plan = buildSpawnPlan(mode, bpftraceFile, bpftraceArgs, this.config);
+    const subprocess = execa(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      extendEnv: false,
+      stdin: plan.stdinText === null ? "ignore" : "pipe",
+      reject: false,
+      timeout: timeoutMs,
+      // SIGTERM is relayed by sudo; the force-kill only follows if bpftrace ignored it.
+      killSignal: "SIGTERM",
+      forceKillAfterDelay: 5_000,
+      maxBuffer: 256 * 1024 * 1024,
+      stripFinalNewline: false,
+      all: true,
+    });
+    writeSecretToStdin(subprocess, plan.stdinText);
+    const result = await subprocess;
+    if (result.exitCode === undefined && result.signal === undefined && !result.timedOut) {
+      const failure = spawnFailure(result);
+      if (mode !== "root" && /ENOENT/.test(failure)) {
+        throw new BpftraceMcpError("SUDO_NOT_FOUND", "The server is not root and sudo is not installed.", {
+          hint: "Install sudo and allow this user to run bpftrace (see SECURITY.md), or run the server as root.",
+        });
+      }
+      throw new BpftraceMcpError("BPFTRACE_FAILED", `Could not start bpftrace: ${failure}`, { hint: "Check BPFTRACE_PATH and the file's permissions." });
+    }
+    return {
+      exitCode: result.exitCode ?? null,
+      stdout: String(result.stdout ?? ""),
+      stderr: String(result.stderr ?? ""),
+      all: String(result.all ?? ""),
+      timedOut: result.timedOut,
+    };
+  }
+}
+
+function writeSecretToStdin(subprocess: ResultPromise, stdinText: string | null): void {
+  if (stdinText === null || !subprocess.stdin) return;
+  // EPIPE when sudo exits before reading is expected; the exit status tells the story.
+  subprocess.stdin.on("error", () => undefined);
+  subprocess.stdin.end(stdinText);
+}
+
+function spawnFailure(result: { message?: string; shortMessage?: string; originalMessage?: string }): string {
+  return result.originalMessage ?? result.shortMessage ?? result.message ?? "unknown error";
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "unknown");
+  }
+}
+
+/** The first few lines of a command's output, for error messages. */
+export function firstLines(text: string, count = 5): string {
+  return text
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line.length > 0 && !/RLIMIT_MEMLOCK/.test(line))
+    .slice(0, count)
+    .join("\n");
+}

@@ -1,0 +1,139 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+/**
+ * Every setting of the server: its environment variable, default and bounds. README, `--help`
+ * and `.env.example` are written from this table, so it is the one source of truth.
+ */
+export const SETTINGS = {
+  BPFTRACE_PATH: { default: "bpftrace", help: "bpftrace executable (name looked up on PATH, or an absolute path)" },
+  BPFTRACE_PASSWD: { default: "", help: "sudo password used when the server is not root (fed to sudo on stdin, never logged)" },
+  LOG_LEVEL: { default: "info", help: "pino log level on stderr: fatal, error, warn, info, debug, trace, silent" },
+  BPFTRACE_MCP_MAX_CONCURRENT: { default: "4", help: "executions that may run at once" },
+  BPFTRACE_MCP_DEFAULT_TIMEOUT: { default: "10", help: "exec_program timeout in seconds when none is given" },
+  BPFTRACE_MCP_MAX_TIMEOUT: { default: "60", help: "largest exec_program timeout in seconds (larger requests are refused)" },
+  BPFTRACE_MCP_KILL_GRACE_MS: { default: "10000", help: "after SIGINT, how long bpftrace may print its maps before SIGKILL" },
+  BPFTRACE_MCP_ATTACH_WAIT_MS: { default: "20000", help: "how long exec_program waits for bpftrace to attach before returning a running execution" },
+  BPFTRACE_MCP_RING_LINES: { default: "10000", help: "output lines kept per execution (older lines are dropped and counted)" },
+  BPFTRACE_MCP_RING_BYTES: { default: "16777216", help: "output characters kept per execution (about bytes for ASCII output)" },
+  BPFTRACE_MCP_MAX_LINE_CHARS: { default: "8192", help: "longer output lines are cut to this many characters" },
+  BPFTRACE_MCP_RETENTION_SECONDS: { default: "3600", help: "finished executions are forgotten after this many seconds" },
+  BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS: { default: "60", help: "how often finished executions are swept" },
+  BPFTRACE_MCP_MAX_PROGRAM_BYTES: { default: "65536", help: "largest program accepted" },
+  BPFTRACE_MCP_MAX_PROGRAM_LINES: { default: "2000", help: "most lines a program may have" },
+  BPFTRACE_MCP_ALLOW: { default: "", help: "operator-only loosening of the program policy, comma-separated: cat, include (see SECURITY.md)" },
+  BPFTRACE_MCP_AUDIT_LOG: { default: "", help: "audit log path; empty for $XDG_STATE_HOME/bpftrace-mcp-server/audit.jsonl, 'off' to disable" },
+  BPFTRACE_MCP_AUDIT_MAX_BYTES: { default: "10485760", help: "audit log size that triggers rotation (one previous file kept as .1)" },
+  BPFTRACE_MCP_CHILD_ENV: { default: "", help: "BPFTRACE_* variables passed to bpftrace, e.g. BPFTRACE_STRLEN=200,BPFTRACE_MAP_KEYS_MAX=8192" },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export const ALLOW_FLAGS = ["cat", "include"] as const;
+export type AllowFlag = (typeof ALLOW_FLAGS)[number];
+
+const int = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`);
+
+const CHILD_ENV_ENTRY = /^BPFTRACE_[A-Z0-9_]+=[^,\0]*$/;
+
+const configSchema = z.object({
+  bpftracePath: z.string().min(1),
+  sudoPassword: z.string(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+    error: "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent",
+  }),
+  maxConcurrent: int("BPFTRACE_MCP_MAX_CONCURRENT", 1, 64),
+  defaultTimeoutSeconds: int("BPFTRACE_MCP_DEFAULT_TIMEOUT", 1, 3600),
+  maxTimeoutSeconds: int("BPFTRACE_MCP_MAX_TIMEOUT", 1, 3600),
+  killGraceMs: int("BPFTRACE_MCP_KILL_GRACE_MS", 100, 600_000),
+  attachWaitMs: int("BPFTRACE_MCP_ATTACH_WAIT_MS", 100, 600_000),
+  ringCapacityLines: int("BPFTRACE_MCP_RING_LINES", 10, 10_000_000),
+  ringCapacityBytes: int("BPFTRACE_MCP_RING_BYTES", 1024, 2 ** 31),
+  maxLineChars: int("BPFTRACE_MCP_MAX_LINE_CHARS", 80, 1_048_576),
+  retentionMs: int("BPFTRACE_MCP_RETENTION_SECONDS", 1, 30 * 86_400).transform((s) => s * 1000),
+  cleanupIntervalMs: int("BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS", 1, 86_400).transform((s) => s * 1000),
+  maxProgramBytes: int("BPFTRACE_MCP_MAX_PROGRAM_BYTES", 64, 1_048_576),
+  maxProgramLines: int("BPFTRACE_MCP_MAX_PROGRAM_LINES", 1, 100_000),
+  allow: z.array(z.enum(ALLOW_FLAGS, { error: `BPFTRACE_MCP_ALLOW accepts only: ${ALLOW_FLAGS.join(", ")}` })),
+  auditLogPath: z.string().nullable(),
+  auditMaxBytes: int("BPFTRACE_MCP_AUDIT_MAX_BYTES", 4096, 2 ** 40),
+  childEnv: z.record(z.string(), z.string()),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function defaultAuditPath(env: NodeJS.ProcessEnv): string {
+  const stateHome = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/") ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
+  return join(stateHome, "bpftrace-mcp-server", "audit.jsonl");
+}
+
+function parseChildEnv(value: string): Record<string, string> {
+  const entries: Record<string, string> = {};
+  for (const item of splitList(value)) {
+    if (!CHILD_ENV_ENTRY.test(item)) {
+      throw new ConfigError(`BPFTRACE_MCP_CHILD_ENV entry '${item}' must look like BPFTRACE_NAME=value`);
+    }
+    const eq = item.indexOf("=");
+    entries[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return entries;
+}
+
+/** A setting that cannot be used; the message names the variable and the accepted values. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and validates every setting from an environment (after `.env` has been merged into it). */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const get = (name: SettingName): string => {
+    const value = env[name];
+    return value === undefined || value === "" ? SETTINGS[name].default : value;
+  };
+  const auditSetting = get("BPFTRACE_MCP_AUDIT_LOG").trim();
+  const parsed = configSchema.safeParse({
+    bpftracePath: get("BPFTRACE_PATH"),
+    sudoPassword: env.BPFTRACE_PASSWD ?? "",
+    logLevel: get("LOG_LEVEL").toLowerCase(),
+    maxConcurrent: get("BPFTRACE_MCP_MAX_CONCURRENT"),
+    defaultTimeoutSeconds: get("BPFTRACE_MCP_DEFAULT_TIMEOUT"),
+    maxTimeoutSeconds: get("BPFTRACE_MCP_MAX_TIMEOUT"),
+    killGraceMs: get("BPFTRACE_MCP_KILL_GRACE_MS"),
+    attachWaitMs: get("BPFTRACE_MCP_ATTACH_WAIT_MS"),
+    ringCapacityLines: get("BPFTRACE_MCP_RING_LINES"),
+    ringCapacityBytes: get("BPFTRACE_MCP_RING_BYTES"),
+    maxLineChars: get("BPFTRACE_MCP_MAX_LINE_CHARS"),
+    retentionMs: get("BPFTRACE_MCP_RETENTION_SECONDS"),
+    cleanupIntervalMs: get("BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS"),
+    maxProgramBytes: get("BPFTRACE_MCP_MAX_PROGRAM_BYTES"),
+    maxProgramLines: get("BPFTRACE_MCP_MAX_PROGRAM_LINES"),
+    allow: splitList(get("BPFTRACE_MCP_ALLOW").toLowerCase()),
+    auditLogPath: auditSetting.toLowerCase() === "off" ? null : auditSetting || defaultAuditPath(env),
+    auditMaxBytes: get("BPFTRACE_MCP_AUDIT_MAX_BYTES"),
+    childEnv: parseChildEnv(get("BPFTRACE_MCP_CHILD_ENV")),
+  });
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => issue.message).join("; "));
+  }
+  const config = parsed.data;
+  if (config.defaultTimeoutSeconds > config.maxTimeoutSeconds) {
+    throw new ConfigError("BPFTRACE_MCP_DEFAULT_TIMEOUT must not exceed BPFTRACE_MCP_MAX_TIMEOUT");
+  }
+  return config;
+}

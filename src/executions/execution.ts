@@ -1,0 +1,102 @@
+import { OutputRing, type OutputStream } from "./ring-buffer.js";
+
+export type ExecutionStatus = "running" | "completed" | "timed_out" | "stopped" | "failed";
+
+/** Why the server asked bpftrace to stop, if it did. */
+export type StopReason = "deadline" | "stop_request" | "shutdown";
+
+export interface ExecutionLimits {
+  ringCapacityLines: number;
+  ringCapacityChars: number;
+}
+
+/** The record of one bpftrace run: its output ring and how it ended. Mutated only by its supervisor. */
+export class Execution {
+  readonly ring: OutputRing;
+  status: ExecutionStatus = "running";
+  attached = false;
+  attachedProbes: number | null = null;
+  exitCode: number | null = null;
+  exitSignal: string | null = null;
+  /** Human-readable cause of a failure (bpftrace's own message where there is one). */
+  error: string | null = null;
+  stopReason: StopReason | null = null;
+  /** The signals the server sent to end the run, in order. */
+  readonly signalsSent: string[] = [];
+  endedAt: number | null = null;
+  /** Set when the end of this run could not be written to the audit log. */
+  auditWarning: string | null = null;
+  truncatedLines = 0;
+  /** The first stderr lines, kept apart from the ring so a flood cannot evict the error message. */
+  readonly stderrHead: string[] = [];
+  private readonly waiters = new Set<() => void>();
+  private readonly endWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly program: string,
+    readonly timeoutSeconds: number,
+    readonly startedAt: number,
+    limits: ExecutionLimits,
+  ) {
+    this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityChars);
+  }
+
+  get finished(): boolean {
+    return this.endedAt !== null;
+  }
+
+  /** Milliseconds from spawn to exit (or to `now` while running). */
+  durationMs(now: number): number {
+    return (this.endedAt ?? now) - this.startedAt;
+  }
+
+  appendLine(stream: OutputStream, text: string): void {
+    this.ring.push(stream, text);
+    if (stream === "stderr" && this.stderrHead.length < 40) this.stderrHead.push(text);
+  }
+
+  /** Wakes long-pollers; called once per chunk, not per line. */
+  notify(): void {
+    if (this.waiters.size === 0) return;
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of woken) wake();
+  }
+
+  /** Records the end; the status is decided by the supervisor. */
+  finish(status: ExecutionStatus, endedAt: number): void {
+    this.status = status;
+    this.endedAt = endedAt;
+    this.notify();
+    for (const resolve of this.endWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves when there is output past `lineCount`, when the run ends, or after `timeoutMs`. */
+  waitForOutput(lineCount: number, timeoutMs: number): Promise<void> {
+    if (this.finished || this.ring.linesTotal > lineCount || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      timer.unref();
+      this.waiters.add(wake);
+    });
+  }
+
+  /** Resolves when the run has ended, or after `timeoutMs` (whichever is first). */
+  waitForEnd(timeoutMs: number): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.endWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

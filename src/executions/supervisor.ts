@@ -1,0 +1,206 @@
+import type { ChildExit, TraceChild } from "../bpftrace/host.js";
+import { parseAttachLine } from "../bpftrace/version.js";
+import type { Logger } from "../logger.js";
+import type { Execution, ExecutionStatus, StopReason } from "./execution.js";
+import { LineSplitter } from "./line-splitter.js";
+
+export interface SupervisorOptions {
+  maxLineChars: number;
+  /** How long bpftrace may print its maps after SIGINT before it is forced. */
+  killGraceMs: number;
+  /** Probes the server itself added (the deadline guard), subtracted from bpftrace's count. */
+  guardProbes: number;
+  now: () => number;
+  logger: Logger;
+  /** Called once, after the status is final and both pipes are drained. */
+  onEnd: (execution: Execution) => void;
+}
+
+// bpftrace 0.17 prints this on every run when it cannot raise the memlock limit; it is not a failure.
+const MEMLOCK_NOISE = /RLIMIT_MEMLOCK/;
+// After the child exits, a pipe can stay open only if an orphaned grandchild holds it: stop waiting then.
+const PIPE_DRAIN_MS = 2_000;
+// bpftrace 0.17 sometimes loses a SIGINT (right after "Attaching", or after a SIGUSR1 snapshot).
+// A silent bpftrace gets it again after this long; one that is printing (END, maps) is left alone,
+// since a second SIGINT while it prints would kill it mid-map.
+const SIGINT_RETRY_MS = 1_000;
+
+/** Controls one running bpftrace. */
+export interface Supervision {
+  /** Resolves when bpftrace reports its probes attached, or when it ends before that. */
+  attachedOrEnded: Promise<void>;
+  /** Asks bpftrace to finish (SIGINT: END runs and maps print), forcing it only after the grace period. */
+  stop(reason: StopReason): void;
+  /** Asks a running bpftrace to print its maps now (SIGUSR1); false when it cannot. */
+  snapshotMaps(): boolean;
+  /** Ends it now: SIGKILL as root; under sudo a relayed SIGTERM, then SIGKILL of sudo (the in-program guard ends an orphan). */
+  force(): void;
+}
+
+/** Owns `child` until it ends: output into the ring, attach detection, deadline, signals and the final status. */
+export function supervise(execution: Execution, child: TraceChild, options: SupervisorOptions): Supervision {
+  const log = options.logger.child({ executionId: execution.id });
+  const timers = new Set<NodeJS.Timeout>();
+  const schedule = (ms: number, action: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+  };
+  let resolveAttached!: () => void;
+  const attachedOrEnded = new Promise<void>((resolve) => {
+    resolveAttached = resolve;
+  });
+  let exited = false;
+
+  const markAttached = (line: string): boolean => {
+    if (execution.attached) return false;
+    const count = parseAttachLine(line);
+    if (count === null) return false;
+    execution.attached = true;
+    execution.attachedProbes = Math.max(0, count - options.guardProbes);
+    resolveAttached();
+    return true;
+  };
+  const stdoutLines = new LineSplitter(options.maxLineChars, (text) => {
+    if (!execution.attached && markAttached(text)) return;
+    execution.appendLine("stdout", text);
+  });
+  const stderrLines = new LineSplitter(options.maxLineChars, (text) => {
+    if (MEMLOCK_NOISE.test(text)) return;
+    if (!execution.attached && markAttached(text)) return;
+    execution.appendLine("stderr", text);
+  });
+  // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
+  const activity = { chunks: 0 };
+  const drained = Promise.all([
+    pump(child.stdout, stdoutLines, execution, activity),
+    pump(child.stderr, stderrLines, execution, activity),
+  ]);
+
+  const send = (signal: NodeJS.Signals): void => {
+    if (exited) return;
+    if (child.signal(signal)) {
+      execution.signalsSent.push(signal);
+      log.debug({ signal }, "signal sent");
+    }
+  };
+
+  const stop = (reason: StopReason): void => {
+    if (exited || execution.stopReason !== null) return;
+    execution.stopReason = reason;
+    send("SIGINT");
+    const retryWhileSilent = (chunksAtLastSignal: number): void => {
+      schedule(SIGINT_RETRY_MS, () => {
+        if (exited) return;
+        if (activity.chunks === chunksAtLastSignal) send("SIGINT");
+        retryWhileSilent(activity.chunks);
+      });
+    };
+    retryWhileSilent(activity.chunks);
+    schedule(options.killGraceMs, () => {
+      if (exited) return;
+      if (child.killIsSafe) {
+        log.warn("bpftrace ignored SIGINT for the grace period: SIGKILL");
+        send("SIGKILL");
+        return;
+      }
+      // Under sudo, SIGKILL would orphan a root bpftrace: ask again with a relayed SIGTERM first.
+      log.warn("bpftrace ignored SIGINT for the grace period: SIGTERM through sudo");
+      send("SIGTERM");
+      schedule(Math.min(options.killGraceMs, 5_000), () => send("SIGKILL"));
+    });
+  };
+
+  schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
+
+  void child.exited.then(async (exit) => {
+    exited = true;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    await Promise.race([drained, delay(PIPE_DRAIN_MS)]);
+    child.stdout.destroy();
+    child.stderr.destroy();
+    stdoutLines.end();
+    stderrLines.end();
+    execution.truncatedLines = stdoutLines.truncatedLines + stderrLines.truncatedLines;
+    execution.exitCode = exit.exitCode;
+    execution.exitSignal = exit.signal;
+    const endedAt = options.now();
+    const status = classifyEnd(execution, exit, endedAt);
+    execution.finish(status, endedAt);
+    resolveAttached();
+    log.info({ status, exitCode: exit.exitCode, signal: exit.signal, lines: execution.ring.linesTotal }, "execution ended");
+    options.onEnd(execution);
+  });
+
+  return {
+    attachedOrEnded,
+    stop,
+    force: () => {
+      if (exited) return;
+      if (child.killIsSafe) {
+        send("SIGKILL");
+        return;
+      }
+      send("SIGTERM");
+      schedule(300, () => send("SIGKILL"));
+    },
+    snapshotMaps: () => {
+      if (exited || !execution.attached) return false;
+      send("SIGUSR1");
+      return true;
+    },
+  };
+}
+
+/** Decides how a run ended: a deadline or a stop request is a normal end, whatever the exit code. */
+function classifyEnd(execution: Execution, exit: ChildExit, endedAt: number): ExecutionStatus {
+  const { exitCode, signal, spawnError } = exit;
+  if (spawnError !== null) {
+    execution.error = `bpftrace could not be started: ${spawnError}`;
+    return "failed";
+  }
+  const stderrText = execution.stderrHead.join("\n").trim();
+  // Ended by the deadline before bpftrace attached: nothing was traced, so this is a failure, not a timeout.
+  if (!execution.attached && execution.stopReason === "deadline") {
+    execution.error = `bpftrace had not attached its probes when the ${execution.timeoutSeconds} s timeout ended the run${stderrText ? `: ${stderrText}` : ""}`;
+    return "failed";
+  }
+  if (!execution.attached && exitCode !== 0) {
+    execution.error = stderrText || describeExit(exitCode, signal);
+    return "failed";
+  }
+  if (execution.stopReason === "deadline") return "timed_out";
+  if (execution.stopReason !== null) return "stopped";
+  // The in-program guard may beat the server's timer to the deadline: still a timeout, not a completion.
+  if (endedAt - execution.startedAt >= execution.timeoutSeconds * 1000 && exitCode === 0) return "timed_out";
+  if (exitCode === 0) return "completed";
+  execution.error = `${describeExit(exitCode, signal)}${stderrText ? `: ${stderrText}` : ""}`;
+  return "failed";
+}
+
+function describeExit(exitCode: number | null, signal: string | null): string {
+  if (signal) return `bpftrace was killed by ${signal}`;
+  return `bpftrace exited with code ${String(exitCode)}`;
+}
+
+/** Feeds a pipe into its line splitter in whole chunks, waking pollers once per chunk. */
+function pump(stream: NodeJS.ReadableStream, splitter: LineSplitter, execution: Execution, activity: { chunks: number }): Promise<void> {
+  return new Promise((resolve) => {
+    stream.on("data", (chunk: Buffer) => {
+      activity.chunks += 1;
+      splitter.write(chunk);
+      execution.notify();
+    });
+    stream.once("end", resolve);
+    stream.once("close", resolve);
+    stream.once("error", () => resolve());
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { helpText, parseArgs, type CliOptions } from "./cli.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { runDoctor } from "./doctor/index.js";
+import { loadEnvFile } from "./env-file.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createServer } from "./server.js";
+import { PACKAGE } from "./version.js";
+
+// Shutdown must finish well inside the 3 s a client waits: traces get SIGINT, then are forced.
+const SHUTDOWN_GRACE_MS = 2_000;
+const SHUTDOWN_HARD_LIMIT_MS = 2_800;
+
+function fail(message: string): never {
+  process.stderr.write(`${PACKAGE.name}: ${message}\n`);
+  process.exit(2);
+}
+
+function prepare(options: CliOptions): { config: Config; logger: Logger } {
+  let envFile;
+  try {
+    envFile = loadEnvFile(options.envFile, process.env, process.cwd());
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`invalid setting: ${error.message}`);
+    throw error;
+  }
+  // The password lives only in the config object from here on, never in any environment a child could inherit.
+  delete process.env.BPFTRACE_PASSWD;
+  const logger = createLogger(config.logLevel);
+  if (envFile.path) logger.info({ envFile: envFile.path }, "settings file loaded");
+  if (envFile.tooOpen) logger.warn({ envFile: envFile.path }, "the .env file holding BPFTRACE_PASSWD is readable by others: chmod 600 it");
+  return { config, logger };
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const { server, cleanup } = createServer({ config, logger });
+  const transport = new StdioServerTransport();
+  let stopping = false;
+  const shutdown = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, "shutting down: stopping every running trace");
+    setTimeout(() => {
+      logger.error("shutdown took too long: exiting");
+      process.exit(0);
+    }, SHUTDOWN_HARD_LIMIT_MS).unref();
+    cleanup(SHUTDOWN_GRACE_MS)
+      .catch((error: unknown) => logger.error({ err: String(error) }, "cleanup failed"))
+      .then(() => server.close())
+      .catch(() => undefined)
+      .finally(() => process.exit(0));
+  };
+  // The SDK's stdio transport does not notice the client going away: stdin ending means it is gone.
+  process.stdin.once("end", () => shutdown("stdin closed"));
+  process.stdin.once("close", () => shutdown("stdin closed"));
+  process.stdout.on("error", () => shutdown("stdout closed"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGHUP", () => shutdown("SIGHUP"));
+  // The SDK drops a line it cannot parse (or a batch, or a non-2.0 message) without a reply: say so in the log.
+  server.server.onerror = (error) => logger.warn({ err: error.message.replace(/\s+/g, " ").slice(0, 500) }, "protocol error: message ignored");
+  // The SDK's stdio transport closes itself for good when a line overflows its 10 MiB buffer; a server
+  // nobody can reach any more must end its traces and exit instead of running on deaf.
+  server.server.onclose = () => shutdown("MCP transport closed");
+  process.on("uncaughtException", (error) => logger.error({ err: { message: error.message, stack: error.stack } }, "uncaught exception"));
+  process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
+  await server.connect(transport);
+  logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off" }, "serving MCP on stdio");
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  if (options.command === "help") {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  if (options.command === "version") {
+    process.stdout.write(`${PACKAGE.version}\n`);
+    return;
+  }
+  const { config, logger } = prepare(options);
+  if (options.command === "doctor") {
+    process.exitCode = await runDoctor(config, { json: options.json, write: (text) => process.stdout.write(text) });
+    return;
+  }
+  await serve(config, logger);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${PACKAGE.name}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

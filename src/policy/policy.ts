@@ -1,0 +1,232 @@
+// The program gate: tokenizes bpftrace source and decides, before anything is spawned, whether it may run.
+
+import { checkDirectives } from "./directives.js";
+import {
+  CONFIG_TEXT,
+  IMPORT_TEXT,
+  PREPROCESSOR_OPERATORS,
+  bannedBuiltin,
+  checkProbeSpecifier,
+  lexicalText,
+  lexicalViolation,
+  preprocessorOperatorText,
+  toViolation,
+  type AllowFlag,
+  type PolicyViolation,
+  type RuleText,
+} from "./rules.js";
+import { tokenize, type StructureFacts, type Token } from "./tokenizer.js";
+
+export type { PolicyViolation } from "./rules.js";
+
+/** The verdict on a program, plus the facts the server reports about it. */
+export interface PolicyDecision {
+  allowed: boolean;
+  /** Every violation, in source order. */
+  violations: PolicyViolation[];
+  /** Header names as written, e.g. "linux/sched.h". */
+  includes: string[];
+  /** Top-level probe specifiers, best effort. */
+  probes: string[];
+  structure: StructureFacts;
+}
+
+/** Operator settings for the gate. */
+export interface PolicyOptions {
+  /** Operator-only loosening; each flag loosens exactly the rule it names. */
+  allow: ReadonlySet<AllowFlag>;
+  maxBytes: number;
+  maxLines: number;
+}
+
+type BlockKind = "top" | "action" | "definition" | "config";
+
+const TYPE_KEYWORDS = new Set(["struct", "union", "enum"]);
+
+const MACRO_OUTSIDE_CODE: RuleText = {
+  rule: "define",
+  reason: "a #define'd name in a probe specifier or outside code can expand into probes or config the policy cannot see",
+  alternative: "use macros only in predicates and action blocks, and write probe specifiers literally",
+};
+
+/** Decides whether `program` may run: size limits, then every rule; all violations, in source order. */
+export function checkProgram(program: string, options: PolicyOptions): PolicyDecision {
+  const bytes = Buffer.byteLength(program, "utf8");
+  if (bytes > options.maxBytes) {
+    const text = sizeText(`the program is ${bytes} bytes; the limit is ${options.maxBytes}`);
+    const problem = { line: 1, column: 1, message: "not analysed: the program exceeds the size limit" };
+    const violations = [toViolation(text, `${bytes} bytes`, { line: 1, column: 1 })];
+    return { allowed: false, violations, includes: [], probes: [], structure: { balanced: false, problem } };
+  }
+  const violations: PolicyViolation[] = [];
+  const lineCount = program.split("\n").length - (program.endsWith("\n") ? 1 : 0);
+  if (lineCount > options.maxLines) {
+    const text = sizeText(`the program has ${lineCount} lines; the limit is ${options.maxLines}`);
+    violations.push(toViolation(text, `${lineCount} lines`, { line: options.maxLines + 1, column: 1 }));
+  }
+  const lexed = tokenize(program);
+  violations.push(...lexed.issues.map(lexicalViolation));
+  const directives = checkDirectives(
+    lexed.tokens.filter((token) => token.kind === "directive"),
+    options.allow,
+  );
+  violations.push(...directives.violations);
+  const walk = new CodeWalk(options.allow, directives.macroNames);
+  walk.run(lexed.tokens.filter((token) => token.kind !== "directive"));
+  violations.push(...walk.violations);
+  const kept = dedupe(violations).filter((violation) => !(violation.rule === "include" && options.allow.has("include")));
+  kept.sort((a, b) => a.line - b.line || a.column - b.column);
+  return {
+    allowed: kept.length === 0,
+    violations: kept,
+    includes: directives.includes,
+    probes: walk.probes,
+    structure: lexed.structure,
+  };
+}
+
+/** Text for the assistant, one line per violation with what to write instead; callers add their own heading. */
+export function formatRefusal(decision: PolicyDecision): string {
+  if (decision.allowed) return "The program passed the policy check.";
+  return decision.violations
+    .map(({ line, column, construct, reason, alternative }) => {
+      const shown = construct.replaceAll("`", "'");
+      return `line ${line}, column ${column}: \`${shown}\` — ${sentence(reason)} Instead: ${sentence(alternative)}`;
+    })
+    .join("\n");
+}
+
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+function sizeText(reason: string): RuleText {
+  return { rule: "size", reason, alternative: "split the investigation into smaller programs, or summarise in maps" };
+}
+
+function dedupe(violations: PolicyViolation[]): PolicyViolation[] {
+  const seen = new Set<string>();
+  return violations.filter(({ rule, line, column, construct }) => {
+    const key = `${rule}:${line}:${column}:${construct}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** One pass over the code tokens, tracking block kinds to tell code from probes, struct bodies and config. */
+class CodeWalk {
+  readonly violations: PolicyViolation[] = [];
+  readonly probes: string[] = [];
+  private readonly blocks: { char: string; kind: BlockKind }[] = [];
+  /** Top-level tokens since the last `;` or block, to classify the next top-level `{`. */
+  private segment: Token[] = [];
+  private pendingProbes: string[] = [];
+  private pendingValid = true;
+  private inPredicate = false;
+  private offsetofDepth: number | undefined;
+
+  constructor(
+    private readonly allow: ReadonlySet<AllowFlag>,
+    private readonly macroNames: ReadonlySet<string>,
+  ) {}
+
+  run(tokens: Token[]): void {
+    tokens.forEach((token, index) => this.visit(token, tokens[index - 1], tokens[index + 1], tokens[index + 2]));
+  }
+
+  private add(text: RuleText, construct: string, at: Token): void {
+    this.violations.push(toViolation(text, construct, at));
+  }
+
+  private kind(): BlockKind {
+    return this.blocks.at(-1)?.kind ?? "top";
+  }
+
+  private visit(token: Token, prev: Token | undefined, next: Token | undefined, afterNext: Token | undefined): void {
+    const topLevel = this.blocks.length === 0;
+    if (topLevel) this.trackSegment(token);
+    if (topLevel && !this.inPredicate && this.usesMacro(token)) this.add(MACRO_OUTSIDE_CODE, token.text, token);
+    const nextIsParen = next?.kind === "punct" && next.text === "(";
+    if (token.kind === "probe") {
+      const refused = checkProbeSpecifier(token.text);
+      if (refused) this.add(refused, token.text, token);
+      if (nextIsParen) this.add(lexicalText("probe-paren"), `${token.text}(`, token);
+    } else if (token.kind === "number" && nextIsParen) {
+      this.add(lexicalText("number-paren"), `${token.text}(`, token);
+    } else if (token.kind === "ident") {
+      this.identifier(token, prev, nextIsParen, next?.text === "=" && afterNext?.text !== "=");
+    } else if (token.kind === "punct") {
+      this.bracket(token);
+    }
+  }
+
+  /** A #define'd name in a probe specifier or other top-level text, where newer bpftrace may expand it. */
+  private usesMacro(token: Token): boolean {
+    if (token.kind === "ident") return this.macroNames.has(token.text);
+    return token.kind === "probe" && token.text.split(/[^A-Za-z0-9_]+/).some((part) => this.macroNames.has(part));
+  }
+
+  private identifier(token: Token, prev: Token | undefined, isCall: boolean, isAssigned: boolean): void {
+    const name = token.text;
+    const afterAccess = prev?.kind === "punct" && (prev.text === "." || prev.text === "->");
+    const banned = bannedBuiltin(name, this.allow);
+    if (banned) {
+      // Bare names count in code only: not struct bodies, field names, type names, offsetof() fields or probes.
+      const inCode = this.kind() !== "definition" && this.kind() !== "config" && !token.probePosition;
+      const afterTypeKeyword = prev?.kind === "ident" && TYPE_KEYWORDS.has(prev.text);
+      const bare = inCode && !afterAccess && !afterTypeKeyword && this.offsetofDepth === undefined;
+      if (isCall || bare) {
+        const reason = isCall ? banned.reason : `${banned.reason} (a bare \`${name}\` in code is read as a call)`;
+        this.add({ rule: "builtin", reason, alternative: banned.safeAlternative }, isCall ? `${name}(` : name, token);
+      }
+    }
+    if (afterAccess) return;
+    if (PREPROCESSOR_OPERATORS.has(name)) this.add(preprocessorOperatorText(name), name, token);
+    else if (name === "import") this.add(IMPORT_TEXT, name, token);
+    else if (name === "config" && (this.blocks.length === 0 || isAssigned)) this.add(CONFIG_TEXT, name, token);
+    else if (name === "offsetof" && isCall && this.offsetofDepth === undefined) this.offsetofDepth = this.blocks.length;
+  }
+
+  private bracket(token: Token): void {
+    const char = token.text;
+    if (char === "{" || char === "(" || char === "[") {
+      const kind = this.blocks.length === 0 && char === "{" ? this.openTopLevelBlock() : this.kind();
+      this.blocks.push({ char, kind });
+    } else if (char === "}" || char === ")" || char === "]") {
+      this.blocks.pop();
+      if (this.offsetofDepth !== undefined && this.blocks.length <= this.offsetofDepth) this.offsetofDepth = undefined;
+      if (this.blocks.length === 0 && char === "}") this.resetSegment();
+    }
+  }
+
+  /** Classifies a top-level `{` by what precedes it, committing the probes of an action block. */
+  private openTopLevelBlock(): BlockKind {
+    const first = this.segment[0]?.text ?? "";
+    const kind: BlockKind = TYPE_KEYWORDS.has(first) ? "definition" : first === "config" ? "config" : "action";
+    if (kind === "action" && this.pendingValid) this.probes.push(...this.pendingProbes);
+    this.resetSegment();
+    return kind;
+  }
+
+  /** Collects `probe[, probe] [/predicate/]` before a top-level `{`. */
+  private trackSegment(token: Token): void {
+    if (token.kind === "punct" && token.text === "{") return;
+    if (token.kind === "punct" && token.text === ";") {
+      this.resetSegment();
+      return;
+    }
+    this.segment.push(token);
+    if (this.inPredicate) return;
+    if (token.kind === "probe" || (token.kind === "ident" && token.probePosition)) this.pendingProbes.push(token.text);
+    else if (token.kind === "punct" && token.text === "/" && this.pendingProbes.length > 0) this.inPredicate = true;
+    else if (!(token.kind === "punct" && token.text === ",")) this.pendingValid = false;
+  }
+
+  private resetSegment(): void {
+    this.segment = [];
+    this.pendingProbes = [];
+    this.pendingValid = true;
+    this.inPredicate = false;
+  }
+}

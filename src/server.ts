@@ -1,0 +1,71 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { disabledAudit, FileAuditLog, type AuditSink } from "./audit/audit-log.js";
+import { BpftraceHost, type HostOptions } from "./bpftrace/host.js";
+import { ProbeCatalog } from "./bpftrace/probe-catalog.js";
+import { SystemInfo } from "./bpftrace/system-info.js";
+import type { Config } from "./config.js";
+import { loadExamples, type Example } from "./examples/catalog.js";
+import { registerExampleResources } from "./examples/resources.js";
+import { ExecutionRegistry } from "./executions/registry.js";
+import type { Logger } from "./logger.js";
+import { registerPrompts } from "./prompts/index.js";
+import type { ToolContext } from "./tools/context.js";
+import { registerTools } from "./tools/index.js";
+import { PACKAGE } from "./version.js";
+
+/** What the assistant reads once per session: the workflow, in a few lines. */
+export const SERVER_INSTRUCTIONS = [
+  "Trace this Linux system with bpftrace. You write the programs; the server runs them as root behind a security policy (no cat/system/signal/override, no file includes) and records every run.",
+  "Workflow: 1) list_probes with a glob (e.g. 'tracepoint:syscalls:*open*'); narrow it when truncated. 2) list_probes verbose=true on the exact probe to learn argument names (args->filename). 3) exec_program with a short timeout (default 10 s, max 60 s); prefer maps and hist() over per-event printf for busy events. 4) get_result with wait_seconds to follow output; maps print when the trace ends. stop_execution ends one early; list_executions shows what ran.",
+  "Before writing from scratch, list_examples/get_example offer tested programs for common questions; validate_program checks a program without running it; describe_struct shows kernel struct fields. bpf_info tells which probe types and helpers this kernel supports. Prefer tracepoints: kprobes may be missing.",
+].join("\n");
+
+export interface ServerDeps {
+  config: Config;
+  logger: Logger;
+  now?: () => number;
+  /** Replaces the audit log (tests). */
+  audit?: AuditSink;
+  /** Replaces the curated example library (tests). */
+  examples?: Example[];
+  hostOptions?: HostOptions;
+}
+
+export interface CreatedServer {
+  server: McpServer;
+  context: ToolContext;
+  /** Stops every running trace and waits for them to end. */
+  cleanup: (timeoutMs?: number) => Promise<void>;
+}
+
+/** Builds the MCP server and everything behind it; starts no process until a tool needs one. */
+export function createServer(deps: ServerDeps): CreatedServer {
+  const { config, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, config.auditMaxBytes, logger, now) : disabledAudit);
+  const host = new BpftraceHost(config, logger, deps.hostOptions);
+  const registry = new ExecutionRegistry({ config, host, audit, logger, now });
+  const context: ToolContext = {
+    config,
+    host,
+    registry,
+    probes: new ProbeCatalog(host, logger),
+    systemInfo: new SystemInfo(host),
+    examples: deps.examples ?? loadExamples(),
+    audit,
+    logger,
+    now,
+  };
+  const server = new McpServer(
+    { name: PACKAGE.name, version: PACKAGE.version, title: "bpftrace" },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} } },
+  );
+  registerTools(server, context);
+  registerExampleResources(server, context.examples);
+  registerPrompts(server);
+  return {
+    server,
+    context,
+    cleanup: (timeoutMs = 2_000) => registry.shutdown(timeoutMs),
+  };
+}

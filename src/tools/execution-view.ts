@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { Execution } from "../executions/execution.js";
+import { EXECUTION_ID_PATTERN } from "../executions/registry.js";
+
+/** The execution_id argument shared by the tools that take one. */
+export const executionIdSchema = z
+  .string()
+  .regex(EXECUTION_ID_PATTERN, "execution_id looks like 'ex-' followed by 12 hex digits, as returned by exec_program")
+  .describe("Id returned by exec_program, e.g. ex-1a2b3c4d5e6f");
+
+/** Facts about an execution that every tool reporting one shares. */
+export const executionSummarySchema = {
+  execution_id: z.string(),
+  status: z.enum(["running", "completed", "timed_out", "stopped", "failed"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline"),
+  started_at: z.string().describe("ISO time the trace was started"),
+  duration_ms: z.number(),
+  timeout_seconds: z.number(),
+  attached_probes: z.number().nullable().describe("probes bpftrace attached (null before it attached)"),
+  exit_code: z.number().nullable(),
+  exit_signal: z.string().nullable(),
+  error: z.string().nullable().describe("why it failed, in bpftrace's words where possible"),
+  lines_total: z.number().describe("output lines produced so far (stdout and stderr)"),
+  lines_dropped: z.number().describe("oldest lines evicted from the ring buffer"),
+};
+
+export type ExecutionSummary = {
+  execution_id: string;
+  status: Execution["status"];
+  started_at: string;
+  duration_ms: number;
+  timeout_seconds: number;
+  attached_probes: number | null;
+  exit_code: number | null;
+  exit_signal: string | null;
+  error: string | null;
+  lines_total: number;
+  lines_dropped: number;
+};
+
+export function summarize(execution: Execution, now: number): ExecutionSummary {
+  return {
+    execution_id: execution.id,
+    status: execution.status,
+    started_at: new Date(execution.startedAt).toISOString(),
+    duration_ms: execution.durationMs(now),
+    timeout_seconds: execution.timeoutSeconds,
+    attached_probes: execution.attachedProbes,
+    exit_code: execution.exitCode,
+    exit_signal: execution.exitSignal,
+    error: execution.error,
+    lines_total: execution.ring.linesTotal,
+    lines_dropped: execution.ring.linesDropped,
+  };
+}
+
+/** One line describing an execution, for text renderings. */
+export function describeExecution(summary: ExecutionSummary): string {
+  const parts = [`${summary.execution_id}: ${summary.status}`, `${(summary.duration_ms / 1000).toFixed(1)}s of ${summary.timeout_seconds}s`, `${summary.lines_total} lines`];
+  if (summary.lines_dropped > 0) parts.push(`${summary.lines_dropped} dropped`);
+  if (summary.exit_code !== null) parts.push(`exit ${summary.exit_code}`);
+  if (summary.exit_signal) parts.push(`signal ${summary.exit_signal}`);
+  return parts.join(", ");
+}

@@ -1,0 +1,30 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { registerBpfInfoTool } from "./bpf-info.js";
+import { registerDescribeStructTool } from "./describe-struct.js";
+import { registerGetExampleTool } from "./get-example.js";
+import { registerListExamplesTool } from "./list-examples.js";
+import { registerValidateProgramTool } from "./validate-program.js";
+import type { ToolContext, ToolRegistrar } from "./context.js";
+import { registerExecProgramTool } from "./exec-program.js";
+import { registerGetResultTool } from "./get-result.js";
+import { registerListExecutionsTool } from "./list-executions.js";
+import { registerListProbesTool } from "./list-probes.js";
+import { registerStopExecutionTool } from "./stop-execution.js";
+
+/** Every tool, in the order clients list them. */
+export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
+  registerListProbesTool,
+  registerBpfInfoTool,
+  registerExecProgramTool,
+  registerGetResultTool,
+  registerStopExecutionTool,
+  registerListExecutionsTool,
+  registerValidateProgramTool,
+  registerListExamplesTool,
+  registerGetExampleTool,
+  registerDescribeStructTool,
+];
+
+export function registerTools(server: McpServer, context: ToolContext): void {
+  for (const register of TOOL_REGISTRARS) register(server, context);
+}

@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { toolResult } from "../errors.js";
+import { runTool, type ToolRegistrar } from "./context.js";
+import { describeExecution, executionSummarySchema, summarize } from "./execution-view.js";
+
+const PROGRAM_PREVIEW_CHARS = 200;
+
+/** list_executions: what ran and what is running, newest first. */
+export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
+  server.registerTool(
+    "list_executions",
+    {
+      title: "List executions",
+      description: "Executions this server knows (running and recently finished), newest first, with status and a preview of each program.",
+      inputSchema: {},
+      outputSchema: {
+        executions: z.array(z.object({ ...executionSummarySchema, program: z.string().describe("the program, cut to 200 characters") })),
+        running: z.number(),
+        max_concurrent: z.number(),
+      },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async () =>
+      runTool(context, "list_executions", async () => {
+        const now = context.now();
+        const executions = context.registry.list().map((execution) => ({
+          ...summarize(execution, now),
+          program: execution.program.length > PROGRAM_PREVIEW_CHARS ? `${execution.program.slice(0, PROGRAM_PREVIEW_CHARS)}…` : execution.program,
+        }));
+        const running = context.registry.runningCount();
+        const text =
+          executions.length === 0
+            ? "No executions yet. Start one with exec_program."
+            : [`${running} running (max ${context.config.maxConcurrent}):`, ...executions.map((execution) => `- ${describeExecution(execution)}`)].join("\n");
+        return toolResult(text, { executions, running, max_concurrent: context.config.maxConcurrent });
+      }),
+  );
+};

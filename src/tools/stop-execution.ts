@@ -1,0 +1,26 @@
+import { toolResult } from "../errors.js";
+import { runTool, type ToolRegistrar } from "./context.js";
+import { describeExecution, executionIdSchema, executionSummarySchema, summarize } from "./execution-view.js";
+import { z } from "zod";
+
+/** stop_execution: end a running trace early; its output (and the maps END prints) is kept. */
+export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
+  server.registerTool(
+    "stop_execution",
+    {
+      title: "Stop a running trace",
+      description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
+      inputSchema: { execution_id: executionIdSchema },
+      outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ execution_id }) =>
+      runTool(context, "stop_execution", async () => {
+        const wasRunning = !context.registry.get(execution_id).finished;
+        const execution = await context.registry.stop(execution_id);
+        const summary = summarize(execution, context.now());
+        const text = `${wasRunning ? "Stopped" : "Already ended"}: ${describeExecution(summary)}. Read its output with get_result.`;
+        return toolResult(text, { ...summary, was_running: wasRunning });
+      }),
+  );
+};

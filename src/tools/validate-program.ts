@@ -1,0 +1,53 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { toolResult } from "../errors.js";
+import { dryRun } from "../bpftrace/dry-run.js";
+import { withFinalNewline } from "../executions/registry.js";
+import { checkProgram, formatRefusal } from "../policy/index.js";
+import { runTool, type ToolRegistrar } from "./context.js";
+
+/** validate_program: the security policy's verdict and a compile check, without running anything. */
+export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
+  const { config } = context;
+  server.registerTool(
+    "validate_program",
+    {
+      title: "Check a bpftrace program without running it",
+      description:
+        "Check a program before exec_program: the security policy's verdict, then a bpftrace compile (dry run: nothing attaches) with errors at line:column, and the probes it would attach.",
+      inputSchema: {
+        program: z.string().min(1, "program is empty: pass bpftrace source").describe("bpftrace source to check"),
+      },
+      outputSchema: {
+        valid: z.boolean().describe("allowed by the policy and compiled without error"),
+        policy: z.object({
+          allowed: z.boolean(),
+          violations: z.array(z.object({ rule: z.string(), construct: z.string(), line: z.number(), column: z.number(), reason: z.string(), alternative: z.string() })),
+        }),
+        compiled: z.boolean().nullable().describe("null when the policy refused (nothing was compiled)"),
+        errors: z.array(z.object({ line: z.number().nullable(), column: z.number().nullable(), message: z.string() })),
+        probes: z.array(z.string()).describe("probe specifiers the program would attach"),
+        method: z.string().nullable().describe("how it was compiled: --dry-run (bpftrace ≥0.22) or -d"),
+      },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ program }) =>
+      runTool(context, "validate_program", async () => {
+        const decision = checkProgram(withFinalNewline(program), { allow: new Set(config.allow), maxBytes: config.maxProgramBytes, maxLines: config.maxProgramLines });
+        const sha = createHash("sha256").update(program).digest("hex");
+        const policy = { allowed: decision.allowed, violations: decision.violations };
+        if (!decision.allowed) {
+          context.audit.write({ event: "refused", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "refused", reason: formatRefusal(decision) });
+          const structured = { valid: false, policy, compiled: null, errors: [], probes: decision.probes, method: null };
+          return toolResult(`Refused by the security policy (nothing was compiled):\n${formatRefusal(decision)}`, structured);
+        }
+        context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed" });
+        const compiled = await dryRun(context.host, program);
+        const structured = { valid: compiled.valid, policy, compiled: compiled.valid, errors: compiled.diagnostics, probes: decision.probes, method: compiled.method };
+        const text = compiled.valid
+          ? `Valid: allowed by the policy and compiled (${compiled.method}). Would attach: ${decision.probes.join(", ") || "(none found)"}.`
+          : ["Does not compile:", ...compiled.diagnostics.map((error) => `${error.line === null ? "" : `line ${error.line}, column ${String(error.column)}: `}${error.message}`), "", compiled.messages].join("\n");
+        return toolResult(text, structured);
+      }),
+  );
+};

@@ -1,0 +1,176 @@
+import { openSync, closeSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { bpftraceProcessesWith } from "../helpers/processes.js";
+import { describeReal } from "../helpers/real-bpftrace.js";
+import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
+
+type Structured = Record<string, unknown> & { lines?: { stream: string; text: string }[] };
+
+describeReal("the server against the real bpftrace", () => {
+  let server: RunningServer;
+  const markerDir = mkdtempSync(join(tmpdir(), "bpftrace-mcp-marker-"));
+
+  beforeAll(async () => {
+    server = await startServer();
+  });
+
+  afterAll(async () => {
+    if (process.env.DUMP_SERVER_LOG) (await import("node:fs")).writeFileSync(process.env.DUMP_SERVER_LOG, server.stderr());
+    await server?.close();
+    rmSync(markerDir, { recursive: true, force: true });
+  });
+
+  const structured = (result: Awaited<ReturnType<RunningServer["call"]>>): Structured => result.structuredContent as Structured;
+
+  it("lists and filters probes, paging a large result", async () => {
+    const all = await server.call("list_probes", { limit: 5 });
+    expect(all.isError).toBeFalsy();
+    expect(structured(all).count as number).toBeGreaterThan(1000);
+    expect(structured(all).truncated).toBe(true);
+    expect(structured(all).probes).toHaveLength(5);
+    const opens = await server.call("list_probes", { filter: "tracepoint:syscalls:sys_enter_open*" });
+    expect(structured(opens).probes).toContain("tracepoint:syscalls:sys_enter_openat");
+    expect((structured(opens).probes as string[]).every((probe) => probe.startsWith("tracepoint:syscalls:sys_enter_open"))).toBe(true);
+    const cached = await server.call("list_probes", { filter: "tracepoint:syscalls:sys_enter_open*" });
+    expect(structured(cached).probes).toEqual(structured(opens).probes);
+  });
+
+  it("gives a tracepoint's arguments with verbose", async () => {
+    const result = await server.call("list_probes", { filter: "tracepoint:syscalls:sys_enter_openat", verbose: true });
+    const details = structured(result).details as { probe: string; args: { type: string; name: string }[] }[];
+    expect(details[0]?.probe).toBe("tracepoint:syscalls:sys_enter_openat");
+    expect(details[0]?.args).toContainEqual({ type: "const char *", name: "filename" });
+    expect(textOf(result)).toContain("const char * filename");
+  });
+
+  it("reports kernel capabilities from bpftrace --info", async () => {
+    const result = await server.call("bpf_info");
+    expect(result.isError).toBeFalsy();
+    const info = structured(result);
+    expect(info.bpftrace_version).toMatch(/^\d+\.\d+/);
+    expect((info.probe_types as Record<string, boolean>).tracepoint).toBe(true);
+    expect(info.privilege).toBe("root");
+  });
+
+  it("traces openat and finds the file the test opened", async () => {
+    const marker = join(markerDir, `opened-${process.pid}`);
+    writeFileSync(marker, "x");
+    const started = await server.call("exec_program", {
+      program: `tracepoint:syscalls:sys_enter_openat /str(args->filename) == "${marker}"/ { printf("OPEN %s %s\\n", comm, str(args->filename)); }`,
+      timeout: 10,
+    });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    const executionId = structured(started).execution_id as string;
+    expect(structured(started).attached_probes).toBe(1);
+    closeSync(openSync(marker, "r"));
+    const seen: { stream: string; text: string }[] = [];
+    let offset = 0;
+    const deadline = Date.now() + 8_000;
+    while (Date.now() < deadline && !seen.some((line) => line.text.includes(marker))) {
+      const page = structured(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 2 }));
+      seen.push(...(page.lines ?? []));
+      offset = page.next_offset as number;
+    }
+    expect(seen.some((line) => line.stream === "stdout" && line.text.startsWith("OPEN ") && line.text.includes(marker))).toBe(true);
+    await server.call("stop_execution", { execution_id: executionId });
+  });
+
+  it("prints a map-only program's counts after its timeout, as timed_out", async () => {
+    const started = await server.call("exec_program", { program: "tracepoint:raw_syscalls:sys_enter { @syscalls[comm] = count(); }", timeout: 2 });
+    const executionId = structured(started).execution_id as string;
+    let result = await server.call("get_result", { execution_id: executionId, wait_seconds: 10 });
+    for (let tries = 0; structured(result).status === "running" && tries < 10; tries += 1) {
+      result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5 });
+    }
+    expect(structured(result).status).toBe("timed_out");
+    expect((structured(result).lines ?? []).some((line) => /^@syscalls\[.+\]: \d+$/.test(line.text))).toBe(true);
+    expect(structured(result).duration_ms as number).toBeGreaterThanOrEqual(2000);
+    expect(structured(result).duration_ms as number).toBeLessThan(6000);
+  });
+
+  it("returns a compile error from exec_program with line and column", async () => {
+    const result = await server.call("exec_program", { program: "BEGIN { printf(\"%d\\n\", nosuchthing); }" });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/COMPILE_ERROR/);
+    expect(textOf(result)).toMatch(/stdin:1:\d+/);
+  });
+
+  it("reports a missing tracepoint as an error from exec_program", async () => {
+    const result = await server.call("exec_program", { program: "tracepoint:nope:nope { }" });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain("tracepoint not found");
+  });
+
+  it("stops a trace early, keeping END's output", async () => {
+    const started = await server.call("exec_program", { program: 'interval:ms:50 { @ticks = count(); } END { printf("END-RAN\\n"); }', timeout: 60 });
+    const executionId = structured(started).execution_id as string;
+    const stopped = await server.call("stop_execution", { execution_id: executionId });
+    expect(structured(stopped).status).toBe("stopped");
+    const result = await server.call("get_result", { execution_id: executionId });
+    const texts = (structured(result).lines ?? []).map((line) => line.text);
+    expect(texts).toContain("END-RAN");
+    expect(texts.some((text) => /^@ticks: \d+$/.test(text))).toBe(true);
+  });
+
+  it("long-polls: get_result waits for the next line instead of returning empty", async () => {
+    const started = await server.call("exec_program", { program: 'interval:ms:700 { printf("tick\\n"); }', timeout: 10 });
+    const executionId = structured(started).execution_id as string;
+    const before = Date.now();
+    const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5 });
+    expect((structured(result).lines ?? []).map((line) => line.text)).toContain("tick");
+    expect(Date.now() - before).toBeLessThan(4_000);
+    await server.call("stop_execution", { execution_id: executionId });
+  });
+
+  it("snapshots the maps of a running trace on request", async () => {
+    const started = await server.call("exec_program", { program: "interval:ms:10 { @n = count(); }", timeout: 20 });
+    const executionId = structured(started).execution_id as string;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const result = await server.call("get_result", { execution_id: executionId, snapshot_maps: true });
+    expect(structured(result).snapshot).toBe("requested");
+    expect((structured(result).lines ?? []).some((line) => /^@n: \d+$/.test(line.text))).toBe(true);
+    expect(structured(result).status).toBe("running");
+    await server.call("stop_execution", { execution_id: executionId });
+  });
+
+  it("refuses a fifth concurrent trace with a clear error", async () => {
+    const ids: string[] = [];
+    for (let index = 0; index < 4; index += 1) {
+      const started = await server.call("exec_program", { program: "interval:s:1 { }", timeout: 30 });
+      expect(started.isError, textOf(started)).toBeFalsy();
+      ids.push(structured(started).execution_id as string);
+    }
+    const fifth = await server.call("exec_program", { program: "interval:s:1 { }", timeout: 30 });
+    expect(fifth.isError).toBe(true);
+    expect(textOf(fifth)).toContain("TOO_MANY_EXECUTIONS");
+    for (const id of ids) await server.call("stop_execution", { execution_id: id });
+    const listed = await server.call("list_executions");
+    expect(structured(listed).running).toBe(0);
+  });
+});
+
+describeReal("bpftrace processes never outlive the server or their deadline", () => {
+  it("client disconnect (stdin closed) ends every running bpftrace", async () => {
+    const marker = `disconnect-${process.pid}-${Date.now()}`;
+    const server = await startServer();
+    const started = await server.call("exec_program", { program: `// ${marker}\ninterval:s:1 { }`, timeout: 60 });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    expect(bpftraceProcessesWith(marker)).toHaveLength(1);
+    await server.close();
+    expect(await waitFor(() => bpftraceProcessesWith(marker).length === 0, 3_000)).toBe(true);
+  });
+
+  it("a SIGKILLed server leaves no bpftrace past the trace's deadline", async () => {
+    const marker = `sigkill-${process.pid}-${Date.now()}`;
+    const server = await startServer();
+    const started = await server.call("exec_program", { program: `// ${marker}\ninterval:s:1 { }`, timeout: 3 });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    process.kill(server.pid, "SIGKILL");
+    expect(bpftraceProcessesWith(marker)).toHaveLength(1);
+    // Deadline 3 s after start, plus the guard's slack and its 100 ms period.
+    expect(await waitFor(() => bpftraceProcessesWith(marker).length === 0, 5_000)).toBe(true);
+    await server.close().catch(() => undefined);
+  });
+});

@@ -1,0 +1,169 @@
+// The audit log as an operator reads it after the fact: one JSON line per refusal, a start and an
+// end line per run, the program's hash and text, private to root, rotated, or not written at all.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeReal } from "../helpers/real-bpftrace.js";
+import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
+import { followToEnd, newMarker, structuredOf } from "./support.js";
+
+interface AuditLine {
+  time: string;
+  event: "refused" | "start" | "end" | "validate";
+  tool: string;
+  execution_id: string | null;
+  program_sha256: string | null;
+  program: string | null;
+  decision: "allowed" | "refused";
+  reason?: string;
+  status?: string;
+  exit_code?: number | null;
+  signal?: string | null;
+  signals_sent?: string[];
+  duration_ms?: number;
+  lines?: number;
+  privilege?: string;
+  user?: string;
+}
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+function readAudit(path: string): AuditLine[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as AuditLine);
+}
+
+/** Every file under `directory`, recursively. */
+function filesUnder(directory: string): string[] {
+  return readdirSync(directory, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describeReal("the audit log records every decision and run", () => {
+  const directory = mkdtempSync(join(tmpdir(), "bpfmcp-audit-"));
+  // A directory the server must create itself (0700), holding a 0600 file.
+  const auditPath = join(directory, "nested", "audit.jsonl");
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { BPFTRACE_MCP_AUDIT_LOG: auditPath } });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("writes one refused line per refused request, with the full program and its sha256", async () => {
+    const marker = newMarker("audit-refused");
+    const program = `BEGIN { cat("/etc/shadow"); } // ${marker}`;
+    const before = readAudit(auditPath).length;
+    expect((await server.call("exec_program", { program })).isError).toBe(true);
+    expect((await server.call("validate_program", { program })).isError).toBeFalsy();
+    const added = readAudit(auditPath).slice(before);
+    expect(added.map((line) => [line.event, line.tool, line.decision])).toEqual([
+      ["refused", "exec_program", "refused"],
+      ["refused", "validate_program", "refused"],
+    ]);
+    for (const line of added) {
+      expect(line.program).toBe(program);
+      expect(line.program_sha256).toBe(sha256(program));
+      expect(line.execution_id).toBeNull();
+      expect(line.reason).toContain("`cat(`");
+      expect(Date.parse(line.time)).not.toBeNaN();
+    }
+  });
+
+  it("writes start and end lines for a run stopped early: program, hash, status, exit code, duration, lines, signals", async () => {
+    const program = `interval:ms:100 { @ticks = count(); } // ${newMarker("audit-run")}`;
+    const started = await server.call("exec_program", { program, timeout: 30 });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    const executionId = structuredOf(started).execution_id as string;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server.call("stop_execution", { execution_id: executionId });
+    expect(await waitFor(() => readAudit(auditPath).some((line) => line.event === "end" && line.execution_id === executionId), 5_000)).toBe(true);
+    const lines = readAudit(auditPath).filter((line) => line.execution_id === executionId);
+    expect(lines.map((line) => line.event)).toEqual(["start", "end"]);
+    const [start, end] = lines as [AuditLine, AuditLine];
+    expect(start).toMatchObject({ tool: "exec_program", decision: "allowed", program, program_sha256: sha256(program), privilege: "root", user: "root" });
+    expect(end).toMatchObject({ decision: "allowed", program_sha256: sha256(program), status: "stopped", exit_code: 0, signal: null, signals_sent: ["SIGINT"] });
+    expect(end.duration_ms).toBeGreaterThanOrEqual(300);
+    expect(end.lines).toBeGreaterThanOrEqual(1);
+  });
+
+  it("records a run that ended by itself with its status and no signal sent", async () => {
+    const program = 'BEGIN { printf("one\\ntwo\\n"); exit(); }';
+    const started = await server.call("exec_program", { program, timeout: 10 });
+    const executionId = structuredOf(started).execution_id as string;
+    const { status, last } = await followToEnd(server, executionId);
+    expect(status).toBe("completed");
+    expect(await waitFor(() => readAudit(auditPath).some((line) => line.event === "end" && line.execution_id === executionId), 5_000)).toBe(true);
+    const end = readAudit(auditPath).find((line) => line.event === "end" && line.execution_id === executionId);
+    expect(end).toMatchObject({ status: "completed", exit_code: 0, signals_sent: [], program_sha256: sha256(program) });
+    // The same count get_result reports (bpftrace adds blank lines at exit).
+    expect(end?.lines).toBe(last.lines_total);
+    expect(end?.lines).toBeGreaterThanOrEqual(2);
+  });
+
+  it("keeps the log private: the file is 0600 in a 0700 directory, every line valid JSON", () => {
+    expect(statSync(auditPath).mode & 0o777).toBe(0o600);
+    expect(statSync(join(directory, "nested")).mode & 0o777).toBe(0o700);
+    expect(readFileSync(auditPath, "utf8").endsWith("\n")).toBe(true);
+    expect(readAudit(auditPath).length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describeReal("audit log rotation and BPFTRACE_MCP_AUDIT_LOG=off", () => {
+  const directory = mkdtempSync(join(tmpdir(), "bpfmcp-audit-rotate-"));
+
+  afterAll(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("rotates past BPFTRACE_MCP_AUDIT_MAX_BYTES, keeping the newest lines and a single 0600 .1", async () => {
+    const auditPath = join(directory, "audit.jsonl");
+    const server = await startServer({ env: { BPFTRACE_MCP_AUDIT_LOG: auditPath, BPFTRACE_MCP_AUDIT_MAX_BYTES: "4096" } });
+    try {
+      const requests = 12;
+      for (let sequence = 0; sequence < requests; sequence += 1) {
+        // About 1.5 kB per line: the 4 kB limit rotates every few requests.
+        const program = `BEGIN { cat("/etc/shadow"); } // seq=${sequence} ${"p".repeat(600)}`;
+        expect((await server.call("exec_program", { program })).isError).toBe(true);
+      }
+    } finally {
+      await server.close();
+    }
+    expect(readdirSync(directory).sort()).toEqual(["audit.jsonl", "audit.jsonl.1"]);
+    const rotated = readAudit(`${auditPath}.1`);
+    const current = readAudit(auditPath);
+    for (const file of [auditPath, `${auditPath}.1`]) {
+      expect(statSync(file).size).toBeLessThanOrEqual(4096);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }
+    const sequences = [...rotated, ...current].map((line) => Number(/seq=(\d+)/.exec(line.program ?? "")?.[1]));
+    // The newest requests, in order, with none lost between the two files.
+    expect(sequences.at(-1)).toBe(11);
+    expect(sequences).toEqual(sequences.map((_, index) => 12 - sequences.length + index));
+    expect(rotated.length).toBeGreaterThan(0);
+  });
+
+  it("off writes nothing anywhere, not even the default $XDG_STATE_HOME location", async () => {
+    const home = join(directory, "home");
+    const server = await startServer({ env: { BPFTRACE_MCP_AUDIT_LOG: "off", HOME: home, XDG_STATE_HOME: join(home, "state") } });
+    try {
+      expect((await server.call("exec_program", { program: 'BEGIN { cat("/etc/shadow"); }' })).isError).toBe(true);
+      const started = await server.call("exec_program", { program: 'BEGIN { printf("x\\n"); exit(); }', timeout: 5 });
+      expect(started.isError, textOf(started)).toBeFalsy();
+      expect((await followToEnd(server, structuredOf(started).execution_id as string)).status).toBe("completed");
+    } finally {
+      await server.close();
+    }
+    expect(existsSync(home) ? filesUnder(home) : []).toEqual([]);
+  });
+});
