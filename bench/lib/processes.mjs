@@ -107,3 +107,16 @@ export function busyShare(before, after) {
   const total = after.total - before.total;
   return total > 0 ? (after.busy - before.busy) / total : Number.NaN;
 }
+
+/**
+ * Scheduler accounting of a process's main thread (/proc/PID/schedstat): nanoseconds on CPU and
+ * nanoseconds spent runnable but waiting for a CPU. NaN when unavailable.
+ */
+export function schedStat(pid) {
+  try {
+    const [onCpuNs, waitNs] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(/\s+/).map(Number);
+    return { onCpuNs, waitNs };
+  } catch {
+    return { onCpuNs: Number.NaN, waitNs: Number.NaN };
+  }
+}

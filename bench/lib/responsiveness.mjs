@@ -5,7 +5,7 @@ import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, structured } from "./mcp-server.mjs";
 import { floodProgram } from "./throughput.mjs";
-import { busyShare, childPidsOf, cpuTimes } from "./processes.mjs";
+import { busyShare, childPidsOf, cpuTimes, schedStat } from "./processes.mjs";
 import { latencyPercentiles, summarize } from "./stats.mjs";
 
 const FLOODS = 4;
@@ -23,6 +23,7 @@ async function timed(action) {
 async function sampleWindow(server, executionIds, seconds) {
   const before = await server.readProbe();
   const machineBefore = cpuTimes();
+  const schedBefore = schedStat(server.pid);
   const getResult = [];
   const toolsList = [];
   const offsets = new Map(executionIds.map((id) => [id, 0]));
@@ -35,9 +36,13 @@ async function sampleWindow(server, executionIds, seconds) {
     toolsList.push((await timed(() => server.request("tools/list"))).ms);
   }
   const machineBusy = busyShare(machineBefore, cpuTimes());
+  const schedAfter = schedStat(server.pid);
   const after = await server.readProbe();
   const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
-  return { getResult, toolsList, serverCpuShare: cpuMs / (after.at - before.at), machineBusy, loopDelayMs: after.loopDelayMs };
+  return { getResult, toolsList, serverCpuShare: cpuMs / (after.at - before.at), machineBusy,
+    // Time the server's main thread was ready to run but had no CPU, per second of the window.
+    runQueueWaitShare: (schedAfter.waitNs - schedBefore.waitNs) / 1e6 / (after.at - before.at),
+    loopDelayMs: after.loopDelayMs };
 }
 
 /**
@@ -77,6 +82,7 @@ export async function measureResponsiveness({ runs, seconds, log }) {
       toolsList: { p50: summarize(perRun((w) => w.toolsList).map((p) => p.p50)), p99: summarize(perRun((w) => w.toolsList).map((p) => p.p99)), pooled: pooled((w) => w.toolsList) },
       // Inside the server: the share of one core it used, and how late its event loop ran timers.
       serverCpuShare: summarize(windows[side].map((window) => window.serverCpuShare)),
+      runQueueWaitShare: summarize(windows[side].map((window) => window.runQueueWaitShare)),
       machineBusy: summarize(windows[side].map((window) => window.machineBusy)),
       loopDelayP99Ms: summarize(windows[side].map((window) => window.loopDelayMs.p99)),
       loopDelayMaxMs: summarize(windows[side].map((window) => window.loopDelayMs.max)),
