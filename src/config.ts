@@ -14,7 +14,7 @@ export const SETTINGS = {
   BPFTRACE_MCP_DEFAULT_TIMEOUT: { default: "10", help: "exec_program timeout in seconds when none is given" },
   BPFTRACE_MCP_MAX_TIMEOUT: { default: "60", help: "largest exec_program timeout in seconds (larger requests are refused)" },
   BPFTRACE_MCP_KILL_GRACE_MS: { default: "10000", help: "after SIGINT, how long bpftrace may print its maps before SIGKILL" },
-  BPFTRACE_MCP_ATTACH_WAIT_MS: { default: "20000", help: "how long exec_program waits for bpftrace to attach before returning a running execution" },
+  BPFTRACE_MCP_ATTACH_WAIT_MS: { default: "20000", help: "how long exec_program waits for bpftrace to attach (then returns a running execution); not attached after this plus the timeout: stopped as failed" },
   BPFTRACE_MCP_RING_LINES: { default: "10000", help: "output lines kept per execution (older lines are dropped and counted)" },
   BPFTRACE_MCP_RING_BYTES: { default: "16777216", help: "output characters kept per execution (about bytes for ASCII output)" },
   BPFTRACE_MCP_MAX_LINE_CHARS: { default: "8192", help: "longer output lines are cut to this many characters" },

@@ -41,10 +41,13 @@ async function serverRun(perFire, seconds) {
       status = structured(await server.call("get_result", { execution_id: started.execution_id, offset: END_OFFSET, limit: 1, wait_seconds: 30 })).status;
     }
     const { tally, linesTotal, linesDropped } = await tallyExecution(server, started.execution_id, PREFIX);
-    if (tally.maps.fires === undefined) throw new Error(`the server's run printed no @fires count (status ${status})`);
+    // bpftrace prints @fires last, as it exits: without it the server lost the end of the output.
+    const missingEnd = tally.maps.fires === undefined ? 1 : 0;
     return {
-      ...account({ fires: tally.maps.fires, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal, durationSeconds: seconds }),
+      ...account({ fires: tally.maps.fires ?? Number.NaN, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal, durationSeconds: seconds }),
       linesDropped,
+      missingEnd,
+      status,
     };
   } finally {
     await server.close();
@@ -87,7 +90,8 @@ export async function measureThroughput({ runs, seconds, bpftraceFile, rates, lo
       baseline: { linesPerSecond: summarize(baseline.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(baseline.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(baseline.map((run) => run.bpftraceLost)), unaccounted: summarize(baseline.map((run) => run.unaccounted)) },
       subject: { linesPerSecond: summarize(subject.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(subject.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(subject.map((run) => run.bpftraceLost)), unaccounted: summarize(subject.map((run) => run.unaccounted)) },
       ratio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), baseline.map((run) => run.linesPerSecond))),
-      serverDropped: Math.max(...subject.map((run) => run.linesDropped)),
+      serverDropped: subject.reduce((sum, run) => sum + run.linesDropped, 0),
+      missingEnds: subject.reduce((sum, run) => sum + run.missingEnd, 0),
       runs: { baseline, subject },
     });
   }

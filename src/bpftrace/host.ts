@@ -125,7 +125,12 @@ export class BpftraceHost {
     if (result.exitCode !== 0) {
       const failure = mode === "root" ? null : classifySudoFailure(result.stderr, mode, user);
       if (failure) {
-        if (failure.code === "SUDO_REJECTED") this.passwordRejected = failure;
+        if (failure.code === "SUDO_REJECTED") {
+          this.passwordRejected = failure;
+          this.logger.warn({ user }, "sudo rejected BPFTRACE_PASSWD; it will not be tried again until the server restarts");
+        } else {
+          this.logger.warn({ user, code: failure.code }, failure.message);
+        }
         throw failure;
       }
       throw new BpftraceMcpError("BPFTRACE_FAILED", `'${bpftraceFile} --version' failed (exit ${String(result.exitCode)}): ${firstLines(result.stderr || result.stdout)}`, {

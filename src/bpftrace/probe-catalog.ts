@@ -5,9 +5,12 @@ import type { BpftraceHost } from "./host.js";
 import { firstLines } from "./host.js";
 import { matchProbes, parseProbeDetails, parseProbeList, parseStructLayout, probeType, type ProbeDetail } from "./parse-probes.js";
 
-// Providers whose probes a plain `bpftrace -l` lists in full; others (uprobes, usdt, software and
-// hardware events on old versions) need the filter passed to bpftrace itself.
-const FULLY_LISTED = new Set(["tracepoint", "kprobe", "kretprobe", "rawtracepoint", "kfunc", "kretfunc", "fentry", "fexit", "iter"]);
+// Providers a plain `bpftrace -l` cannot list in full: uprobes and USDT need a binary, and 0.17 lists
+// software/hardware events only as placeholders. Their filters go to bpftrace itself.
+const LISTED_BY_FILTER = new Set(["uprobe", "uretprobe", "usdt", "u", "ur", "U", "software", "hardware", "s", "h"]);
+// A first filtered call for these may be answered by `bpftrace -l FILTER` while the full list loads
+// (0.17 aborts or echoes the pattern for bare words and wildcard providers, so only literal providers).
+const FILTERABLE_BY_BPFTRACE = new Set(["tracepoint", "t", "kprobe", "k", "kretprobe", "kr", "rawtracepoint", "rt", "iter", "it"]);
 const LIST_TIMEOUT_MS = 60_000;
 /** A `-lv` call for more probes than this is refused: the output would flood the assistant's context. */
 export const MAX_VERBOSE_PROBES = 50;
@@ -39,7 +42,7 @@ export class ProbeCatalog {
       return { probes: await this.listDirect(filter), source: "bpftrace" };
     }
     if (this.allProbes) return { probes: matchProbes(this.allProbes, filter), source: "cache" };
-    if (filter !== undefined && !this.loading) {
+    if (filter !== undefined && !this.loading && FILTERABLE_BY_BPFTRACE.has(probeType(filter))) {
       // First call: answer from a filtered bpftrace run (as fast as bpftrace itself), then warm the cache.
       const probes = await this.listDirect(filter);
       this.warm();
@@ -80,8 +83,7 @@ export class ProbeCatalog {
   }
 
   private servedFromFullList(filter: string): boolean {
-    if (!filter.includes(":")) return true;
-    return FULLY_LISTED.has(probeType(filter));
+    return !filter.includes(":") || !LISTED_BY_FILTER.has(probeType(filter));
   }
 
   private loadAll(): Promise<string[]> {

@@ -3,7 +3,7 @@ import { OutputRing, type OutputStream } from "./ring-buffer.js";
 export type ExecutionStatus = "running" | "completed" | "timed_out" | "stopped" | "failed";
 
 /** Why the server asked bpftrace to stop, if it did. */
-export type StopReason = "deadline" | "stop_request" | "shutdown";
+export type StopReason = "deadline" | "attach_timeout" | "stop_request" | "shutdown";
 
 export interface ExecutionLimits {
   ringCapacityLines: number;
@@ -15,6 +15,8 @@ export class Execution {
   readonly ring: OutputRing;
   status: ExecutionStatus = "running";
   attached = false;
+  /** When bpftrace reported its probes attached; the timeout counts from here. */
+  attachedAt: number | null = null;
   attachedProbes: number | null = null;
   exitCode: number | null = null;
   exitSignal: string | null = null;

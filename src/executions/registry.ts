@@ -90,6 +90,8 @@ export class ExecutionRegistry {
     this.executions.set(id, execution);
     const supervision = supervise(execution, child, {
       maxLineChars: config.maxLineChars,
+      // Compiling and attaching get their own allowance on top of the trace time.
+      attachLimitMs: config.attachWaitMs + timeoutSeconds * 1000,
       killGraceMs: config.killGraceMs,
       guardProbes: guarded ? GUARD_PROBES : 0,
       now: this.now,

@@ -19,8 +19,10 @@ export interface RingSlice {
  * offset stays meaningful after old lines are evicted. Bounded by line count and by characters.
  */
 export class OutputRing {
-  private readonly texts: (string | undefined)[];
-  private readonly streams: Uint8Array;
+  // Both grow with the output, up to capacityLines: a finished run is kept for the retention period,
+  // and one that printed three lines must not hold capacityLines slots all that time.
+  private readonly texts: (string | undefined)[] = [];
+  private streams = new Uint8Array(16);
   private readonly capacityLines: number;
   private readonly capacityChars: number;
   /** Absolute index of the oldest kept line. */
@@ -32,20 +34,25 @@ export class OutputRing {
   constructor(capacityLines: number, capacityChars: number) {
     this.capacityLines = capacityLines;
     this.capacityChars = capacityChars;
-    this.texts = new Array<string | undefined>(capacityLines);
-    this.streams = new Uint8Array(capacityLines);
   }
 
   /** Appends a line, evicting the oldest ones past either cap. */
   push(stream: OutputStream, text: string): void {
     if (this.total - this.head === this.capacityLines) this.evictOldest();
     const slot = this.total % this.capacityLines;
+    if (slot >= this.streams.length) this.growStreams();
     this.texts[slot] = text;
     this.streams[slot] = stream === "stdout" ? 0 : 1;
     this.total += 1;
     this.keptChars += text.length;
     // Never evict the line just written, even if it alone exceeds the character cap.
     while (this.keptChars > this.capacityChars && this.total - this.head > 1) this.evictOldest();
+  }
+
+  private growStreams(): void {
+    const grown = new Uint8Array(Math.min(this.capacityLines, this.streams.length * 2));
+    grown.set(this.streams);
+    this.streams = grown;
   }
 
   private evictOldest(): void {

@@ -6,6 +6,8 @@ import { LineSplitter } from "./line-splitter.js";
 
 export interface SupervisorOptions {
   maxLineChars: number;
+  /** Longest time bpftrace may take to compile and report its probes attached before it is stopped. */
+  attachLimitMs: number;
   /** How long bpftrace may print its maps after SIGINT before it is forced. */
   killGraceMs: number;
   /** Probes the server itself added (the deadline guard), subtracted from bpftrace's count. */
@@ -18,6 +20,8 @@ export interface SupervisorOptions {
 
 // bpftrace 0.17 prints this on every run when it cannot raise the memlock limit; it is not a failure.
 const MEMLOCK_NOISE = /RLIMIT_MEMLOCK/;
+// An execution's error is repeated in every get_result and list_executions: bpftrace's words, not a dump of its stderr.
+const MAX_ERROR_STDERR_CHARS = 3_500;
 // After the child exits, a pipe can stay open only if an orphaned grandchild holds it: stop waiting then.
 const PIPE_DRAIN_MS = 2_000;
 // bpftrace 0.17 sometimes loses a SIGINT (right after "Attaching", or after a SIGUSR1 snapshot).
@@ -60,7 +64,11 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     const count = parseAttachLine(line);
     if (count === null) return false;
     execution.attached = true;
+    execution.attachedAt = options.now();
     execution.attachedProbes = Math.max(0, count - options.guardProbes);
+    // The trace time starts here, as bpftrace's own `elapsed` (which the deadline guard reads) does:
+    // a slow compile on a busy machine does not eat into it.
+    schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
     resolveAttached();
     return true;
   };
@@ -114,7 +122,9 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     });
   };
 
-  schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
+  schedule(options.attachLimitMs, () => {
+    if (!execution.attached) stop("attach_timeout");
+  });
 
   void child.exited.then(async (exit) => {
     exited = true;
@@ -163,10 +173,10 @@ function classifyEnd(execution: Execution, exit: ChildExit, endedAt: number): Ex
     execution.error = `bpftrace could not be started: ${spawnError}`;
     return "failed";
   }
-  const stderrText = execution.stderrHead.join("\n").trim();
-  // Ended by the deadline before bpftrace attached: nothing was traced, so this is a failure, not a timeout.
-  if (!execution.attached && execution.stopReason === "deadline") {
-    execution.error = `bpftrace had not attached its probes when the ${execution.timeoutSeconds} s timeout ended the run${stderrText ? `: ${stderrText}` : ""}`;
+  const stderrText = clip(execution.stderrHead.join("\n").trim(), MAX_ERROR_STDERR_CHARS);
+  // Stopped before bpftrace attached: nothing was traced, so this is a failure, not a timeout.
+  if (!execution.attached && execution.stopReason === "attach_timeout") {
+    execution.error = `bpftrace had not attached its probes after ${Math.round((endedAt - execution.startedAt) / 1000)} s${stderrText ? `: ${stderrText}` : ""}`;
     return "failed";
   }
   if (!execution.attached && exitCode !== 0) {
@@ -174,12 +184,17 @@ function classifyEnd(execution: Execution, exit: ChildExit, endedAt: number): Ex
     return "failed";
   }
   if (execution.stopReason === "deadline") return "timed_out";
+  if (execution.stopReason === "attach_timeout") return "failed";
   if (execution.stopReason !== null) return "stopped";
   // The in-program guard may beat the server's timer to the deadline: still a timeout, not a completion.
-  if (endedAt - execution.startedAt >= execution.timeoutSeconds * 1000 && exitCode === 0) return "timed_out";
+  if (execution.attachedAt !== null && endedAt - execution.attachedAt >= execution.timeoutSeconds * 1000 && exitCode === 0) return "timed_out";
   if (exitCode === 0) return "completed";
   execution.error = `${describeExit(exitCode, signal)}${stderrText ? `: ${stderrText}` : ""}`;
   return "failed";
+}
+
+function clip(text: string, maxChars: number): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars)}… (cut; get_result has the full output)` : text;
 }
 
 function describeExit(exitCode: number | null, signal: string | null): string {

@@ -12,7 +12,7 @@ export const registerExecProgramTool: ToolRegistrar = (server, context) => {
       title: "Run a bpftrace program",
       description:
         `Start a bpftrace program (runs as root, behind a security policy). Returns execution_id once probes are attached; ` +
-        `compile and attach errors come back here with line:column. It ends by itself after timeout seconds ` +
+        `compile and attach errors come back here with line:column. It ends by itself timeout seconds after attaching ` +
         `(default ${config.defaultTimeoutSeconds}, max ${config.maxTimeoutSeconds}) and prints its maps; read output with get_result. ` +
         `Prefer maps/histograms over per-event printf for frequent events.`,
       inputSchema: {
@@ -25,7 +25,7 @@ export const registerExecProgramTool: ToolRegistrar = (server, context) => {
           .refine(Number.isFinite, "timeout must be a finite number of seconds")
           .refine((value) => value >= 1 && value <= config.maxTimeoutSeconds, `timeout must be between 1 and ${config.maxTimeoutSeconds} seconds`)
           .optional()
-          .describe(`Seconds before the trace is ended with SIGINT (maps are printed): 1-${config.maxTimeoutSeconds}, default ${config.defaultTimeoutSeconds}`),
+          .describe(`Seconds of tracing, counted from attach, before SIGINT ends it (maps are printed): 1-${config.maxTimeoutSeconds}, default ${config.defaultTimeoutSeconds}`),
       },
       outputSchema: {
         ...executionSummarySchema,

@@ -66,7 +66,3 @@ export function residentKb(pid: number): number {
   return statusField(pid, "VmRSS");
 }
 
-/** Times the main thread went to sleep voluntarily; it grows only when the event loop wakes up. */
-export function voluntaryContextSwitches(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/task/${pid}/status`, "utf8").match(/^voluntary_ctxt_switches:\s+(\d+)/m)?.[1] ?? NaN);
-}

@@ -47,7 +47,7 @@ export function spawnRawServer(env: Record<string, string> = {}): RawServer {
   if (child.pid === undefined) throw new Error("the server did not start");
   const parsed: JsonRpcMessage[] = [];
   const stray: string[] = [];
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   let stderrText = "";
   child.stdout.on("data", (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -109,4 +109,15 @@ export async function initializeRaw(server: RawServer, id: string | number = "in
   const response = await server.responseTo(id);
   server.send({ jsonrpc: "2.0", method: "notifications/initialized" });
   return response;
+}
+
+let rawCallCounter = 0;
+
+/** Calls a tool over the raw pipes and returns its result (tool errors included). */
+export async function callToolRaw(server: RawServer, name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<{ isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> }> {
+  const id = `call-${(rawCallCounter += 1)}`;
+  server.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+  const response = await server.responseTo(id, timeoutMs);
+  if (response.error) throw new Error(`${name} answered a JSON-RPC error: ${response.error.message}`);
+  return response.result as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
 }

@@ -1,3 +1,5 @@
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { isAlive, startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
@@ -79,10 +81,12 @@ const BAD_ARGUMENTS: BadArgument[] = [
 describe("bad tool arguments against the built server (fake bpftrace)", () => {
   let server: RunningServer;
   let executionId: string;
+  let fake: string;
 
   beforeAll(async () => {
-    server = await startServer({ env: { BPFTRACE_PATH: installFakeBpftrace() } });
-    const started = await server.call("exec_program", { program: "BEGIN { } // fake: lines=3 exit-after-attach=0", timeout: 5 });
+    fake = installFakeBpftrace();
+    server = await startServer({ env: { BPFTRACE_PATH: fake } });
+    const started = await server.call("exec_program", { program: "BEGIN { } // fake: lines=3 // fake: exit-after-attach=0", timeout: 5 });
     expect(started.isError, textOf(started)).toBeFalsy();
     executionId = (started.structuredContent as { execution_id: string }).execution_id;
     expect(await waitFor(async () => (await server.call("get_result", { execution_id: executionId })).structuredContent?.status === "completed", 5_000)).toBe(true);
@@ -90,6 +94,7 @@ describe("bad tool arguments against the built server (fake bpftrace)", () => {
 
   afterAll(async () => {
     await server?.close();
+    rmSync(dirname(fake), { recursive: true, force: true });
   });
 
   it("sends NaN and Infinity as null, because JSON cannot carry them", () => {
@@ -121,10 +126,10 @@ describe("bad tool arguments against the built server (fake bpftrace)", () => {
   });
 
   it("returns an empty page, not an error, for a get_result offset past the end", async () => {
-    for (const offset of [4, 1_000_000, Number.MAX_SAFE_INTEGER]) {
+    for (const offset of [3, 4, 1_000_000, Number.MAX_SAFE_INTEGER]) {
       const result = await server.call("get_result", { execution_id: executionId, offset });
       expect(result.isError, textOf(result)).toBeFalsy();
-      expect(result.structuredContent).toMatchObject({ status: "completed", lines_total: 4, offset, lines: [], next_offset: offset, has_more: false, skipped: 0 });
+      expect(result.structuredContent).toMatchObject({ status: "completed", lines_total: 3, offset, lines: [], next_offset: offset, has_more: false, skipped: 0 });
     }
   });
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeReal } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
-import { followToEnd, newMarker, structuredOf } from "./support.js";
+import { followToEnd, linesOf, newMarker, structuredOf } from "./support.js";
 
 interface AuditLine {
   time: string;
@@ -81,11 +81,13 @@ describeReal("the audit log records every decision and run", () => {
   });
 
   it("writes start and end lines for a run stopped early: program, hash, status, exit code, duration, lines, signals", async () => {
-    const program = `interval:ms:100 { @ticks = count(); } // ${newMarker("audit-run")}`;
+    const program = `interval:ms:100 { @ticks = count(); printf("tick\\n"); } // ${newMarker("audit-run")}`;
     const started = await server.call("exec_program", { program, timeout: 30 });
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = structuredOf(started).execution_id as string;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Stop only once output flows: bpftrace 0.17 can miss a SIGINT that lands just before its poll loop (see the report).
+    expect(await linesOf(server, executionId, 5)).toContain("tick");
+    await new Promise((resolve) => setTimeout(resolve, 200));
     await server.call("stop_execution", { execution_id: executionId });
     expect(await waitFor(() => readAudit(auditPath).some((line) => line.event === "end" && line.execution_id === executionId), 5_000)).toBe(true);
     const lines = readAudit(auditPath).filter((line) => line.execution_id === executionId);

@@ -115,6 +115,26 @@ describeReal("security gateway: a prompt-injected assistant cannot read a root-o
     });
   });
 
+  describe("what the policy lets reach bpftrace while naming the file still leaks nothing", () => {
+    const probes = (file: string): string[] => [`uprobe:${file}:main { }`, `uprobe:${file}:* { }`, `usdt:${file}:provider:probe { }`];
+
+    it("a uprobe or usdt on the secret file is only a compile error", async () => {
+      for (const program of probes(secret.file)) {
+        const ran = record(await server.call("exec_program", { program, timeout: 5 }), program);
+        expect(ran.isError, program).toBe(true);
+        expect(textOf(ran), program).toMatch(/^COMPILE_ERROR: [\s\S]*does not exist or is not executable/);
+        const validated = record(await server.call("validate_program", { program }), program);
+        expect(structuredOf(validated), program).toMatchObject({ valid: false, compiled: false, policy: { allowed: true } });
+      }
+    });
+
+    it("list_probes on the secret file as a uprobe target lists nothing from it", async () => {
+      const result = record(await callAnyway(server, "list_probes", { filter: `uprobe:${secret.file}:*`, verbose: true }), "uprobe listing");
+      expect(result.isError, textOf(result)).toBe(true);
+      expect(textOf(result)).toMatch(/^BPFTRACE_FAILED: /);
+    });
+  });
+
   describe("legitimate programs that resemble refused ones still run", () => {
     it('a "cat" string and an @cat map are not cat()', async () => {
       const program = `BEGIN { @cat = count(); printf("cat(\\"%s\\") is only text\\n", "${secret.file}"); exit(); }`;

@@ -80,12 +80,14 @@ interface OutputLine {
 /** Follows an execution with get_result until it ends; returns its final status and every line. */
 export async function followToEnd(server: RunningServer, executionId: string, maxWaitMs = 40_000): Promise<{ status: string; lines: OutputLine[]; last: Structured }> {
   const deadline = Date.now() + maxWaitMs;
+  const lines: OutputLine[] = [];
+  let offset = 0;
   for (;;) {
-    const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5, limit: 10_000 });
+    const result = await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 10_000 });
     const last = structuredOf(result);
-    if (last.status !== "running" || Date.now() > deadline) {
-      return { status: String(last.status), lines: (last.lines as OutputLine[] | undefined) ?? [], last };
-    }
+    lines.push(...((last.lines as OutputLine[] | undefined) ?? []));
+    offset = last.next_offset as number;
+    if (last.status !== "running" || Date.now() > deadline) return { status: String(last.status), lines, last };
   }
 }
 

@@ -1,0 +1,99 @@
+// Figure 5: the server's resident memory idle, holding 8 full output rings, and after executions
+// have come and gone by the hundred (a leak shows as growth between the 50th and the last).
+import { setTimeout as sleep } from "node:timers/promises";
+import { startServer, structured } from "./mcp-server.mjs";
+
+const BATCH = 4;
+const FULL_RUNS = 8;
+const RING_LINES = 10_000;
+const LINE_CHARS = 200;
+// 60 lines per millisecond (200 characters each) until 250 ticks have passed: ~15k lines, of which the ring keeps the last 10k.
+const FULL_PROGRAM = `interval:ms:1 { $i = 0; while ($i < 60) { printf("%05d ${"x".repeat(LINE_CHARS - 6)}\\n", $i); $i++; } @ticks++; if (@ticks >= 250) { exit(); } }\n`;
+const SHORT_PROGRAM = `BEGIN { printf("x\\n"); exit(); }\n`;
+const END_OFFSET = 1e12;
+// Past one retention period and one sweep (both 1 s in the churn server), with margin.
+const SWEEP_WAIT_MS = 2_500;
+
+/** Runs `program` `count` times, BATCH at once, each to its end; returns the final results. */
+async function runBatches(server, program, count, timeout) {
+  const finished = [];
+  for (let done = 0; done < count; done += BATCH) {
+    const batch = Math.min(BATCH, count - done);
+    const started = await Promise.all(Array.from({ length: batch }, () => server.call("exec_program", { program, timeout })));
+    const ended = await Promise.all(
+      started.map(async (result) => {
+        const id = structured(result).execution_id;
+        for (;;) {
+          const page = structured(await server.call("get_result", { execution_id: id, offset: END_OFFSET, limit: 1, wait_seconds: 30 }));
+          if (page.status !== "running") return page;
+        }
+      }),
+    );
+    finished.push(...ended);
+  }
+  return finished;
+}
+
+/** RSS (from /proc) and V8 heap after two forced garbage collections, in MB. */
+async function settled(server) {
+  const report = await server.readProbe();
+  const mb = (bytes) => bytes / 1024 / 1024;
+  return { rssMb: server.rssKb() / 1024, heapUsedMb: mb(report.memory.heapUsed), heapTotalMb: mb(report.memory.heapTotal), externalMb: mb(report.memory.external) };
+}
+
+/**
+ * Two servers, both preloaded with a probe that forces GC before each reading. The first keeps
+ * executions for a day and holds 8 full rings; the second forgets them after 1 s and churns.
+ */
+export async function measureMemory({ churn, log }) {
+  log(`memory: idle, ${FULL_RUNS} full ${RING_LINES}-line rings of ${LINE_CHARS}-char lines, then ${churn} executions in batches of ${BATCH}`);
+  const holding = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "86400", BPFTRACE_MCP_RING_LINES: String(RING_LINES) } });
+  let idle;
+  let full;
+  let fullRings;
+  try {
+    await sleep(500);
+    idle = await settled(holding);
+    const runs = await runBatches(holding, FULL_PROGRAM, FULL_RUNS, 30);
+    fullRings = runs.map((run) => run.lines_total - run.lines_dropped);
+    full = await settled(holding);
+  } finally {
+    await holding.close();
+  }
+
+  const churning = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "1", BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS: "1" } });
+  let churnIdle;
+  let after50;
+  let afterAll;
+  let failed = 0;
+  let remembered;
+  try {
+    await sleep(500);
+    churnIdle = await settled(churning);
+    const first = await runBatches(churning, SHORT_PROGRAM, 50, 10);
+    await sleep(SWEEP_WAIT_MS);
+    after50 = await settled(churning);
+    const rest = await runBatches(churning, SHORT_PROGRAM, churn - 50, 10);
+    failed = [...first, ...rest].filter((run) => run.status !== "completed").length;
+    await sleep(SWEEP_WAIT_MS);
+    afterAll = await settled(churning);
+    remembered = structured(await churning.call("list_executions", {})).executions?.length ?? null;
+  } finally {
+    await churning.close();
+  }
+  return {
+    fullProgram: FULL_PROGRAM,
+    idle,
+    withFullRings: { ...full, rings: fullRings, linesPerRing: Math.min(...fullRings) },
+    churn: {
+      executions: churn,
+      idle: churnIdle,
+      after50,
+      afterAll,
+      notCompleted: failed,
+      stillListed: remembered,
+      rssGrowthMb: afterAll.rssMb - after50.rssMb,
+      heapGrowthMb: afterAll.heapUsedMb - after50.heapUsedMb,
+    },
+  };
+}

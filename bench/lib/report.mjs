@@ -1,0 +1,125 @@
+// Turns the results into the printed table (markdown, so it can be pasted into the README).
+import { FAR_OFF, TARGETS, floodP99, isFlat, judgeTargets, serverLost } from "./verdicts.mjs";
+
+/** "12.3 (10.1–15.0)": a median with its min–max spread. */
+export function spread(summary, digits = 0, scale = 1) {
+  if (!summary || !Number.isFinite(summary.median)) return "n/a";
+  const format = (value) => (value * scale).toFixed(digits);
+  return summary.n > 1 ? `${format(summary.median)} (${format(summary.min)}–${format(summary.max)})` : format(summary.median);
+}
+
+const verdictText = (passed) => (passed === undefined ? "—" : passed ? "PASS" : "FAIL");
+
+function startRows(start, verdicts) {
+  return [
+    [
+      "1",
+      "Start latency: exec_program → first line",
+      `${spread(start.subjectMs)} ms`,
+      `${spread(start.baselineMs)} ms bpftrace direct, same text (${spread(start.baselineUnguardedMs)} ms without the guard)`,
+      `${spread(start.ratio, 2)}×, +${spread(start.overheadMs)} ms`,
+      TARGETS.startLatency,
+      verdictText(verdicts.startLatency),
+    ],
+  ];
+}
+
+function throughputRows(entries, verdicts) {
+  return entries.map((entry) => [
+    "2",
+    `Throughput, ${entry.name} printf/s attempted (${spread(entry.subject.attemptedPerSecond, 0, 1e-3)}k)`,
+    `${spread(entry.subject.linesPerSecond, 0, 1e-3)}k lines/s; lost by server: ${serverLost(entry)}; bpftrace lost ${spread(entry.subject.bpftraceLost, 0, 1e-3)}k/run`,
+    `${spread(entry.baseline.linesPerSecond, 0, 1e-3)}k lines/s minimal reader; bpftrace lost ${spread(entry.baseline.bpftraceLost, 0, 1e-3)}k/run`,
+    `${spread(entry.ratio, 2)}×`,
+    TARGETS.throughput,
+    verdictText(verdicts[`throughput ${entry.name}`]),
+  ]);
+}
+
+function responsivenessRows(result, verdicts) {
+  const { idle, flood } = result;
+  const pair = (side, kind) => `${side[kind].pooled.p50.toFixed(1)} / ${side[kind].pooled.p99.toFixed(1)}`;
+  return [
+    [
+      "3",
+      `Responsiveness, p50 / p99 ms, ${result.floods} floods (${(result.floodLinesPerSecond / 1e3).toFixed(0)}k lines/s kept in all)`,
+      `get_result ${pair(flood, "getResult")}; tools/list ${pair(flood, "toolsList")}; machine ${(flood.machineBusy.median * 100).toFixed(0)}% busy, server waited for a CPU ${(flood.runQueueWaitShare.median * 100).toFixed(0)}% of the time`,
+      `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}`,
+      `p99 ${floodP99(result).toFixed(1)} ms`,
+      TARGETS.responsiveness,
+      verdictText(verdicts.responsiveness),
+    ],
+  ];
+}
+
+function probeRows(probes, verdicts) {
+  const worst = probes.synthetic.filters.reduce((a, b) => (b.ms.median > a.ms.median ? b : a));
+  return [
+    [
+      "4",
+      `Probe search cold: first list_probes '${probes.filter}' on a fresh server`,
+      `${spread(probes.coldMs)} ms`,
+      `${spread(probes.baselineMs)} ms bpftrace -l`,
+      `${spread(probes.coldRatio, 2)}×`,
+      TARGETS.probeSearchCold,
+      verdictText(verdicts.probeSearchCold),
+    ],
+    [
+      "4",
+      `Probe search warm: cached list (${probes.matches.server} matches); matchProbes over ${probes.synthetic.probes / 1000}k names`,
+      `list_probes ${spread(probes.warmMs, 1)} ms; matchProbes worst filter '${worst.filter}' ${spread(worst.ms, 2)} ms`,
+      `cold call ${spread(probes.coldMs)} ms`,
+      `warm/cold ${probes.warmOverCold.toFixed(2)}×`,
+      TARGETS.probeSearchWarm,
+      verdictText(verdicts.probeSearchWarm),
+    ],
+  ];
+}
+
+function memoryRows(memory, verdicts) {
+  const { churn } = memory;
+  return [
+    [
+      "5",
+      `Memory (RSS after forced GC): idle; 8 × ${memory.withFullRings.linesPerRing}-line rings of 200-char lines; ${churn.executions} executions churned`,
+      `${memory.withFullRings.rssMb.toFixed(0)} MB with full rings (heap ${memory.withFullRings.heapUsedMb.toFixed(0)} MB); ${churn.afterAll.rssMb.toFixed(0)} MB after ${churn.executions}`,
+      `idle ${memory.idle.rssMb.toFixed(0)} MB (heap ${memory.idle.heapUsedMb.toFixed(0)} MB); after 50: ${churn.after50.rssMb.toFixed(0)} MB`,
+      `growth 50→${churn.executions}: RSS ${signed(churn.rssGrowthMb)} MB, heap ${signed(churn.heapGrowthMb)} MB (${isFlat(churn) ? "flat" : "growing"})`,
+      TARGETS.memory,
+      verdictText(verdicts.memory),
+    ],
+  ];
+}
+
+function coldStartRows(cold, verdicts) {
+  return [
+    ["6", "Cold start: spawn → initialize result", `${spread(cold.subjectMs)} ms`, `${spread(cold.baselineMs)} ms server-everything`, `${spread(cold.ratio, 2)}×`, TARGETS.coldStart, verdictText(verdicts.coldStart)],
+  ];
+}
+
+function signed(value) {
+  return `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
+}
+
+/** The results as a markdown table, one row per figure, with PASS/FAIL against the real targets. */
+export function renderTable(results) {
+  const verdicts = judgeTargets(results);
+  const rows = [
+    ...(results.startLatency ? startRows(results.startLatency, verdicts) : []),
+    ...(results.throughput ? throughputRows(results.throughput, verdicts) : []),
+    ...(results.responsiveness ? responsivenessRows(results.responsiveness, verdicts) : []),
+    ...(results.probeSearch ? probeRows(results.probeSearch, verdicts) : []),
+    ...(results.memory ? memoryRows(results.memory, verdicts) : []),
+    ...(results.coldStart ? coldStartRows(results.coldStart, verdicts) : []),
+  ];
+  const header = ["#", "Figure", "Server (median (min–max))", "Baseline, same run", "Ratio", "Target", "Verdict"];
+  const line = (cells) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** The far-off limits, for the --short footer. */
+export function farOffLegend() {
+  return Object.entries(FAR_OFF)
+    .map(([name, limit]) => `${name} ${limit}`)
+    .join("; ");
+}

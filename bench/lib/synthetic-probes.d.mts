@@ -1,0 +1,2 @@
+export function syntheticProbes(count?: number): string[];
+export const SYNTHETIC_FILTERS: readonly string[];

@@ -1,0 +1,87 @@
+// The targets each figure is judged against: the real ones (full run) and the far-off limits that
+// fail a --short run in CI. Pure functions of the results, so they are unit-tested.
+
+/** Figures a full run checks, each with the target it prints. */
+export const TARGETS = {
+  startLatency: "≤ 1.10× or ≤ +20 ms",
+  throughput: "≥ 0.95×, 0 lost by server",
+  responsiveness: "p99 < 25 ms",
+  probeSearchCold: "cold ≤ 1.10× bpftrace -l",
+  probeSearchWarm: "warm < 5 ms at 100k",
+  memory: "< 120 MB; flat",
+  coldStart: "≤ 1.00× reference",
+};
+
+/** Far-off limits for --short (CI): only a figure this bad fails the run. */
+export const FAR_OFF = {
+  startLatency: "> 2× + 50 ms",
+  throughput: "< 0.80×, or any line lost by server",
+  responsiveness: "p99 > 100 ms",
+  memory: "RSS > 200 MB",
+  coldStart: "> 2× reference",
+};
+
+// A leak shows as heap growth; RSS also moves with allocator and JIT warm-up, so it gets more room.
+const FLAT_HEAP_MB = 2;
+const FLAT_RSS_SHARE = 0.1;
+
+/** True when the churn left neither the V8 heap nor RSS growing past noise. */
+export function isFlat(churn) {
+  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.rssGrowthMb <= FLAT_RSS_SHARE * churn.after50.rssMb;
+}
+
+/** Lines the server failed to keep: evicted from its ring, or the final map print missing. */
+export function serverLost(throughputEntry) {
+  return throughputEntry.serverDropped + throughputEntry.missingEnds;
+}
+
+/** The worse (higher) pooled p99 of get_result and tools/list under flood. */
+export function floodP99(responsiveness) {
+  return Math.max(responsiveness.flood.getResult.pooled.p99, responsiveness.flood.toolsList.pooled.p99);
+}
+
+/** PASS/FAIL against the real targets, per figure (a missing figure is skipped). */
+export function judgeTargets(results) {
+  const verdicts = {};
+  const start = results.startLatency;
+  if (start) verdicts.startLatency = start.ratio.median <= 1.1 || start.overheadMs.median <= 20;
+  if (results.throughput) {
+    for (const entry of results.throughput) verdicts[`throughput ${entry.name}`] = entry.ratio.median >= 0.95 && serverLost(entry) === 0;
+  }
+  if (results.responsiveness) verdicts.responsiveness = floodP99(results.responsiveness) < 25;
+  const probes = results.probeSearch;
+  if (probes) {
+    verdicts.probeSearchCold = probes.coldRatio.median <= 1.1;
+    verdicts.probeSearchWarm = probes.synthetic.worstMedianMs < 5;
+  }
+  const memory = results.memory;
+  if (memory) verdicts.memory = memory.withFullRings.rssMb < 120 && memory.churn.afterAll.rssMb < 120 && isFlat(memory.churn);
+  if (results.coldStart) verdicts.coldStart = results.coldStart.ratio.median <= 1.0;
+  return verdicts;
+}
+
+/** Figures far enough off to fail a --short run, each with the reason. */
+export function farOff(results) {
+  const problems = [];
+  const start = results.startLatency;
+  if (start && start.subjectMs.median > 2 * start.baselineMs.median + 50) {
+    problems.push(`start latency ${start.subjectMs.median.toFixed(0)} ms > 2 × ${start.baselineMs.median.toFixed(0)} ms + 50 ms`);
+  }
+  for (const entry of results.throughput ?? []) {
+    if (entry.ratio.median < 0.8) problems.push(`throughput ${entry.name}: ${entry.ratio.median.toFixed(2)}× the minimal reader (< 0.80×)`);
+    if (serverLost(entry) > 0) problems.push(`throughput ${entry.name}: the server lost ${serverLost(entry)} line(s)`);
+  }
+  if (results.responsiveness && floodP99(results.responsiveness) > 100) {
+    problems.push(`responsiveness: p99 ${floodP99(results.responsiveness).toFixed(0)} ms under flood (> 100 ms)`);
+  }
+  const memory = results.memory;
+  if (memory) {
+    const peak = Math.max(memory.idle.rssMb, memory.withFullRings.rssMb, memory.churn.afterAll.rssMb);
+    if (peak > 200) problems.push(`memory: RSS ${peak.toFixed(0)} MB (> 200 MB)`);
+  }
+  const cold = results.coldStart;
+  if (cold && cold.subjectMs.median > 2 * cold.baselineMs.median) {
+    problems.push(`cold start ${cold.subjectMs.median.toFixed(0)} ms > 2 × the reference's ${cold.baselineMs.median.toFixed(0)} ms`);
+  }
+  return problems;
+}

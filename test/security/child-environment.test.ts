@@ -1,0 +1,86 @@
+// What the root bpftrace inherits from the server: nothing of its environment but PATH, the C locale
+// and the BPFTRACE_* variables the operator listed; cwd /; stdin /dev/null in root mode.
+import { randomBytes } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { bpftraceProcessesWith } from "../helpers/processes.js";
+import { describeReal } from "../helpers/real-bpftrace.js";
+import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
+import { newMarker, structuredOf } from "./support.js";
+
+function environOf(pid: number): Map<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((entry) => entry.length > 0);
+  return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+}
+
+describeReal("bpftrace's environment, working directory and stdin", () => {
+  const secretValue = `env-secret-${randomBytes(12).toString("hex")}`;
+  const marker = newMarker("child-env");
+  let server: RunningServer;
+  let executionId: string;
+  let bpftracePid: number;
+
+  beforeAll(async () => {
+    server = await startServer({
+      env: {
+        // Each would change what bpftrace does if it leaked: 999 is over bpftrace's own limit and makes it refuse to run.
+        BPFTRACE_STRLEN: "999",
+        LD_PRELOAD: "/nonexistent.so",
+        SECRET_TOKEN: secretValue,
+        BPFTRACE_MCP_CHILD_ENV: "BPFTRACE_MAP_KEYS_MAX=4096",
+      },
+    });
+    const started = await server.call("exec_program", { program: `// ${marker}\ninterval:ms:200 { printf("tick\\n"); }`, timeout: 30 });
+    if (started.isError) throw new Error(textOf(started));
+    executionId = structuredOf(started).execution_id as string;
+    const pids = bpftraceProcessesWith(marker);
+    if (pids.length !== 1) throw new Error(`expected one bpftrace with ${marker}, found ${pids.length}`);
+    bpftracePid = pids[0] as number;
+  });
+
+  afterAll(async () => {
+    if (executionId) await server.call("stop_execution", { execution_id: executionId });
+    await server?.close();
+  });
+
+  it("passes only PATH, the C locale and the operator's BPFTRACE_MCP_CHILD_ENV", () => {
+    const environ = environOf(bpftracePid);
+    expect([...environ.keys()].sort()).toEqual(["BPFTRACE_MAP_KEYS_MAX", "LANG", "LC_ALL", "PATH"]);
+    expect(environ.get("BPFTRACE_MAP_KEYS_MAX")).toBe("4096");
+    expect(environ.get("PATH")).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    expect(environ.get("LC_ALL")).toBe("C");
+  });
+
+  it("keeps the server's BPFTRACE_STRLEN, LD_PRELOAD and secrets away from bpftrace", () => {
+    const raw = readFileSync(`/proc/${bpftracePid}/environ`, "utf8");
+    expect(raw).not.toContain("BPFTRACE_STRLEN");
+    expect(raw).not.toContain("LD_PRELOAD");
+    expect(raw).not.toContain("nonexistent.so");
+    expect(raw).not.toContain(secretValue);
+    expect(readFileSync(`/proc/${bpftracePid}/cmdline`, "utf8")).not.toContain(secretValue);
+    // The server itself did receive them: the test really planted them.
+    expect(readFileSync(`/proc/${server.pid}/environ`, "utf8")).toContain(secretValue);
+  });
+
+  it("runs in / with stdin on /dev/null and output on anonymous pipes to the server", () => {
+    expect(readlinkSync(`/proc/${bpftracePid}/cwd`)).toBe("/");
+    expect(readlinkSync(`/proc/${bpftracePid}/fd/0`)).toBe("/dev/null");
+    // libuv makes stdio "pipes" from socketpairs: either way an anonymous channel, never a terminal.
+    expect(readlinkSync(`/proc/${bpftracePid}/fd/1`)).toMatch(/^(?:pipe|socket):\[\d+\]$/);
+    expect(readlinkSync(`/proc/${bpftracePid}/fd/2`)).toMatch(/^(?:pipe|socket):\[\d+\]$/);
+  });
+
+  it("runs in its own session, so a terminal's ^C or hangup cannot reach it", () => {
+    const stat = readFileSync(`/proc/${bpftracePid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields after the name: state, ppid, pgrp, session, tty_nr.
+    expect(Number(fields[3])).toBe(bpftracePid);
+    expect(Number(fields[4])).toBe(0);
+  });
+
+  it("still traces (so BPFTRACE_STRLEN=999 really did not reach it)", async () => {
+    const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5 });
+    expect(structuredOf(result).status).toBe("running");
+    expect((structuredOf(result).lines as { text: string }[]).map((line) => line.text)).toContain("tick");
+  });
+});

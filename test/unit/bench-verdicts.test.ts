@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { spread } from "../../bench/lib/report.mjs";
+import { farOff, isFlat, judgeTargets } from "../../bench/lib/verdicts.mjs";
+
+const summary = (median: number) => ({ n: 3, median, min: median, max: median, p10: median, p90: median });
+const latency = (p99: number) => ({ pooled: { n: 100, p50: 1, p90: 2, p99, max: p99 } });
+
+function results(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    startLatency: { subjectMs: summary(70), baselineMs: summary(60), ratio: summary(70 / 60), overheadMs: summary(10) },
+    throughput: [{ name: "200k", ratio: summary(1), serverDropped: 0, missingEnds: 0 }],
+    responsiveness: { flood: { getResult: latency(12), toolsList: latency(14) } },
+    probeSearch: { coldRatio: summary(1.05), synthetic: { worstMedianMs: 3 } },
+    memory: {
+      idle: { rssMb: 80 },
+      withFullRings: { rssMb: 110 },
+      churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0.1 },
+    },
+    coldStart: { subjectMs: summary(300), baselineMs: summary(320), ratio: summary(300 / 320) },
+    ...overrides,
+  };
+}
+
+describe("bench verdicts", () => {
+  it("passes every figure that meets its target", () => {
+    expect(Object.values(judgeTargets(results())).every(Boolean)).toBe(true);
+  });
+
+  it("accepts a start latency over 1.10× when the added time is at most 20 ms", () => {
+    const start = { subjectMs: summary(40), baselineMs: summary(25), ratio: summary(1.6), overheadMs: summary(15) };
+    expect(judgeTargets(results({ startLatency: start })).startLatency).toBe(true);
+    expect(judgeTargets(results({ startLatency: { ...start, overheadMs: summary(25) } })).startLatency).toBe(false);
+  });
+
+  it("fails throughput when the server lost a line, whatever the rate", () => {
+    const throughput = [{ name: "200k", ratio: summary(1.2), serverDropped: 0, missingEnds: 1 }];
+    expect(judgeTargets(results({ throughput }))["throughput 200k"]).toBe(false);
+    expect(farOff(results({ throughput }))).toEqual(["throughput 200k: the server lost 1 line(s)"]);
+  });
+
+  it("judges responsiveness on the worse p99 of get_result and tools/list", () => {
+    const responsiveness = { flood: { getResult: latency(12), toolsList: latency(30) } };
+    expect(judgeTargets(results({ responsiveness })).responsiveness).toBe(false);
+  });
+
+  it("fails --short only for figures far off, naming each", () => {
+    expect(farOff(results())).toEqual([]);
+    const far = results({
+      startLatency: { subjectMs: summary(200), baselineMs: summary(60), ratio: summary(3.3), overheadMs: summary(140) },
+      throughput: [{ name: "1M", ratio: summary(0.7), serverDropped: 0, missingEnds: 0 }],
+      responsiveness: { flood: { getResult: latency(150), toolsList: latency(10) } },
+      memory: { idle: { rssMb: 80 }, withFullRings: { rssMb: 210 }, churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0 } },
+      coldStart: { subjectMs: summary(700), baselineMs: summary(300), ratio: summary(2.3) },
+    });
+    expect(farOff(far)).toHaveLength(5);
+  });
+
+  it("calls memory flat only when both the heap and RSS stopped growing", () => {
+    expect(isFlat({ after50: { rssMb: 100 }, rssGrowthMb: 5, heapGrowthMb: 0.5 })).toBe(true);
+    expect(isFlat({ after50: { rssMb: 100 }, rssGrowthMb: 5, heapGrowthMb: 3 })).toBe(false);
+    expect(isFlat({ after50: { rssMb: 100 }, rssGrowthMb: 15, heapGrowthMb: 0 })).toBe(false);
+  });
+
+  it("skips figures that were not measured", () => {
+    expect(judgeTargets({ coldStart: results().coldStart })).toEqual({ coldStart: true });
+  });
+
+  it("prints a median with its min–max spread, or n/a", () => {
+    expect(spread({ n: 3, median: 12.34, min: 10, max: 15, p10: 10, p90: 15 }, 1)).toBe("12.3 (10.0–15.0)");
+    expect(spread({ n: 1, median: 2, min: 2, max: 2, p10: 2, p90: 2 })).toBe("2");
+    expect(spread(undefined)).toBe("n/a");
+  });
+});
