@@ -106,6 +106,18 @@ export async function startServer({ env = {}, entry = SERVER_ENTRY, args = [], p
 }
 
 const PASSTHROUGH = z.object({}).passthrough();
+// Polling, not a long-poll: get_result's wait wakes on every chunk of output, so waiting for the end
+// of a flooding trace that way would turn into thousands of calls competing with the capture.
+const END_POLL_MS = 100;
+
+/** Polls get_result (one line, no wait) until the execution has ended; resolves with that result. */
+export async function waitForEnd(server, executionId) {
+  for (;;) {
+    const result = structured(await server.call("get_result", { execution_id: executionId, offset: 0, limit: 1 }));
+    if (result.status !== "running") return result;
+    await sleep(END_POLL_MS);
+  }
+}
 
 /** The structured result of a tool call. */
 export function structured(result) {

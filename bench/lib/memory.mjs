@@ -1,7 +1,7 @@
 // Figure 5: the server's resident memory idle, holding 8 full output rings, and after executions
 // have come and gone by the hundred (a leak shows as growth between the 50th and the last).
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, structured } from "./mcp-server.mjs";
+import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
 
 const BATCH = 4;
 const FULL_RUNS = 8;
@@ -10,7 +10,6 @@ const LINE_CHARS = 200;
 // 60 lines per millisecond (200 characters each) until 250 ticks have passed: ~15k lines, of which the ring keeps the last 10k.
 const FULL_PROGRAM = `interval:ms:1 { $i = 0; while ($i < 60) { printf("%05d ${"x".repeat(LINE_CHARS - 6)}\\n", $i); $i++; } @ticks++; if (@ticks >= 250) { exit(); } }\n`;
 const SHORT_PROGRAM = `BEGIN { printf("x\\n"); exit(); }\n`;
-const END_OFFSET = 1e12;
 // Past one retention period and one sweep (both 1 s in the churn server), with margin.
 const SWEEP_WAIT_MS = 2_500;
 
@@ -20,15 +19,7 @@ async function runBatches(server, program, count, timeout) {
   for (let done = 0; done < count; done += BATCH) {
     const batch = Math.min(BATCH, count - done);
     const started = await Promise.all(Array.from({ length: batch }, () => server.call("exec_program", { program, timeout })));
-    const ended = await Promise.all(
-      started.map(async (result) => {
-        const id = structured(result).execution_id;
-        for (;;) {
-          const page = structured(await server.call("get_result", { execution_id: id, offset: END_OFFSET, limit: 1, wait_seconds: 30 }));
-          if (page.status !== "running") return page;
-        }
-      }),
-    );
+    const ended = await Promise.all(started.map((result) => waitForEnd(server, structured(result).execution_id)));
     finished.push(...ended);
   }
   return finished;

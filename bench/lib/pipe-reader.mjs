@@ -18,6 +18,8 @@ let lostEvents = 0;
 let lostReports = 0;
 let tail = Buffer.alloc(0);
 let stderrLines = 0;
+// CPU used from here on: the reading, not node's own start.
+const cpuAtSpawn = process.cpuUsage();
 const child = spawn(bpftraceFile, ["-e", program], {
   cwd: "/",
   env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" },
@@ -43,5 +45,5 @@ const timer = setTimeout(() => child.kill("SIGINT"), Number(durationText));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill("SIGINT"));
 child.on("close", (exitCode, signal) => {
   clearTimeout(timer);
-  process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage(), chunks, lines, printfLines, lostEvents, lostReports, stderrLines, exitCode, signal, tail: tail.toString("latin1") })}\n`);
+  process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage(cpuAtSpawn), chunks, lines, printfLines, lostEvents, lostReports, stderrLines, exitCode, signal, tail: tail.toString("latin1") })}\n`);
 });

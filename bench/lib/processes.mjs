@@ -120,3 +120,15 @@ export function schedStat(pid) {
     return { onCpuNs: Number.NaN, waitNs: Number.NaN };
   }
 }
+
+/** CPU time (user + system) `pid` has used so far, in milliseconds, from /proc/PID/stat. */
+export function cpuTimeMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}

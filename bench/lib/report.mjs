@@ -8,6 +8,13 @@ export function spread(summary, digits = 0, scale = 1) {
   return summary.n > 1 ? `${format(summary.median)} (${format(summary.min)}–${format(summary.max)})` : format(summary.median);
 }
 
+/** Like `spread`, with explicit signs: "+6 (−3…+23)". */
+export function signedSpread(summary, digits = 0) {
+  if (!summary || !Number.isFinite(summary.median)) return "n/a";
+  const format = (value) => `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(digits)}`;
+  return summary.n > 1 ? `${format(summary.median)} (${format(summary.min)}…${format(summary.max)})` : format(summary.median);
+}
+
 const verdictText = (passed) => (passed === undefined ? "—" : passed ? "PASS" : "FAIL");
 
 function startRows(start, verdicts) {
@@ -17,7 +24,7 @@ function startRows(start, verdicts) {
       "Start latency: exec_program → first line",
       `${spread(start.subjectMs)} ms`,
       `${spread(start.baselineMs)} ms bpftrace direct, same text (${spread(start.baselineUnguardedMs)} ms without the guard)`,
-      `${spread(start.ratio, 2)}×, +${spread(start.overheadMs)} ms`,
+      `${spread(start.ratio, 2)}×; ${signedSpread(start.overheadMs)} ms`,
       TARGETS.startLatency,
       verdictText(verdicts.startLatency),
     ],
@@ -98,7 +105,7 @@ function coldStartRows(cold, verdicts) {
 }
 
 function signed(value) {
-  return `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
+  return `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(1)}`;
 }
 
 /** The results as a markdown table, one row per figure, with PASS/FAIL against the real targets. */

@@ -1,7 +1,7 @@
 // Figure 3: how long get_result and tools/list take while four traces flood output, against idle.
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, structured } from "./mcp-server.mjs";
+import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
 import { floodProgram } from "./throughput.mjs";
 import { busyShare, cpuTimes, schedStat } from "./processes.mjs";
 import { latencyPercentiles, summarize } from "./stats.mjs";
@@ -60,7 +60,7 @@ export async function measureResponsiveness({ runs, seconds, log }) {
   let floodLinesPerSecond = 0;
   try {
     const page = structured(await server.call("exec_program", { program: PAGE_PROGRAM, timeout: 10 }));
-    await server.call("get_result", { execution_id: page.execution_id, offset: 1e12, limit: 1, wait_seconds: 10 });
+    await waitForEnd(server, page.execution_id);
     // Unmeasured warm-up of both request paths.
     await sampleWindow(server, [page.execution_id], 0.3);
     for (let run = 0; run < runs; run += 1) {

@@ -2,13 +2,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { withDeadlineGuard } from "../../dist/bpftrace/deadline-guard.js";
 import { readThroughPipe } from "./bpftrace-direct.mjs";
-import { startServer, structured } from "./mcp-server.mjs";
+import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
+import { cpuTimeMs } from "./processes.mjs";
 import { tallyExecution } from "./output-tally.mjs";
 import { alternate, pairedRatios, summarize } from "./stats.mjs";
 
 const PREFIX = "line ";
-// Far past any output: get_result then waits for the end of the run instead of returning at once.
-const END_OFFSET = 1e12;
 // Both sides run the same text: the server appends this guard for a timeout of `seconds`.
 const GUARD_SLACK_MS = 500;
 
@@ -33,21 +32,26 @@ function account({ fires, perFire, printfLines, lostEvents, lines, durationSecon
 }
 
 async function serverRun(perFire, seconds) {
-  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "6000000", BPFTRACE_MCP_RING_BYTES: "1000000000" } });
+  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000" } });
   try {
+    const cpuBefore = cpuTimeMs(server.pid);
     const started = structured(await server.call("exec_program", { program: floodProgram(perFire), timeout: seconds }));
-    let status = started.status;
-    while (status === "running") {
-      status = structured(await server.call("get_result", { execution_id: started.execution_id, offset: END_OFFSET, limit: 1, wait_seconds: 30 })).status;
-    }
+    const end = await waitForEnd(server, started.execution_id);
+    const cpuMs = cpuTimeMs(server.pid) - cpuBefore;
     const { tally, linesTotal, linesDropped } = await tallyExecution(server, started.execution_id, PREFIX);
-    // bpftrace prints @fires last, as it exits: without it the server lost the end of the output.
-    const missingEnd = tally.maps.fires === undefined ? 1 : 0;
+    // bpftrace prints @fires as it exits: if it exited cleanly and the line is missing, the server lost
+    // the end of the output. (Killed after ignoring SIGINT, bpftrace never printed it.)
+    const exitedCleanly = end.exit_code === 0 && end.exit_signal === null;
+    const missingEnd = tally.maps.fires === undefined && exitedCleanly ? 1 : 0;
     return {
       ...account({ fires: tally.maps.fires ?? Number.NaN, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal, durationSeconds: seconds }),
+      cpuMicrosPerLine: (cpuMs * 1000) / linesTotal,
       linesDropped,
       missingEnd,
-      status,
+      status: end.status,
+      exitCode: end.exit_code,
+      exitSignal: end.exit_signal,
+      durationMs: end.duration_ms,
     };
   } finally {
     await server.close();
@@ -59,7 +63,10 @@ async function pipeRun(bpftraceFile, perFire, seconds) {
   const counts = await readThroughPipe(bpftraceFile, program, seconds * 1000);
   const fires = /@fires: (\d+)/.exec(counts.tail);
   if (!fires) throw new Error("the direct run printed no @fires count");
-  return account({ fires: Number(fires[1]), perFire, printfLines: counts.printfLines, lostEvents: counts.lostEvents, lines: counts.lines, durationSeconds: seconds });
+  return {
+    ...account({ fires: Number(fires[1]), perFire, printfLines: counts.printfLines, lostEvents: counts.lostEvents, lines: counts.lines, durationSeconds: seconds }),
+    cpuMicrosPerLine: (counts.cpu.user + counts.cpu.system) / counts.lines,
+  };
 }
 
 /**
@@ -87,8 +94,8 @@ export async function measureThroughput({ runs, seconds, bpftraceFile, rates, lo
       name: rate.name,
       perFire: rate.perFire,
       program: floodProgram(rate.perFire),
-      baseline: { linesPerSecond: summarize(baseline.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(baseline.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(baseline.map((run) => run.bpftraceLost)), unaccounted: summarize(baseline.map((run) => run.unaccounted)) },
-      subject: { linesPerSecond: summarize(subject.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(subject.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(subject.map((run) => run.bpftraceLost)), unaccounted: summarize(subject.map((run) => run.unaccounted)) },
+      baseline: { cpuMicrosPerLine: summarize(baseline.map((run) => run.cpuMicrosPerLine)), linesPerSecond: summarize(baseline.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(baseline.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(baseline.map((run) => run.bpftraceLost)), unaccounted: summarize(baseline.map((run) => run.unaccounted)) },
+      subject: { cpuMicrosPerLine: summarize(subject.map((run) => run.cpuMicrosPerLine)), linesPerSecond: summarize(subject.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(subject.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(subject.map((run) => run.bpftraceLost)), unaccounted: summarize(subject.map((run) => run.unaccounted)) },
       ratio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), baseline.map((run) => run.linesPerSecond))),
       serverDropped: subject.reduce((sum, run) => sum + run.linesDropped, 0),
       missingEnds: subject.reduce((sum, run) => sum + run.missingEnd, 0),

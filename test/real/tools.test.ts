@@ -1,7 +1,7 @@
 import { openSync, closeSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { bpftraceProcessesWith } from "../helpers/processes.js";
 import { describeReal } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
@@ -23,6 +23,14 @@ describeReal("the server against the real bpftrace", () => {
   });
 
   const structured = (result: Awaited<ReturnType<RunningServer["call"]>>): Structured => result.structuredContent as Structured;
+
+  // A failed test must not leave traces holding the concurrency slots the next test needs.
+  afterEach(async () => {
+    const listed = structured(await server.call("list_executions")).executions as { execution_id: string; status: string }[];
+    for (const execution of listed.filter((candidate) => candidate.status === "running")) {
+      await server.call("stop_execution", { execution_id: execution.execution_id });
+    }
+  });
 
   it("lists and filters probes, paging a large result", async () => {
     const all = await server.call("list_probes", { limit: 5 });
@@ -73,7 +81,10 @@ describeReal("the server against the real bpftrace", () => {
       seen.push(...(page.lines ?? []));
       offset = page.next_offset as number;
     }
-    expect(seen.some((line) => line.stream === "stdout" && line.text.startsWith("OPEN ") && line.text.includes(marker))).toBe(true);
+    expect(
+      seen.some((line) => line.stream === "stdout" && line.text.startsWith("OPEN ") && line.text.includes(marker)),
+      JSON.stringify(seen.slice(0, 20)),
+    ).toBe(true);
     await server.call("stop_execution", { execution_id: executionId });
   });
 

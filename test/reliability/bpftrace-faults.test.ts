@@ -86,7 +86,7 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
     await expectCleanAndWorking();
   });
 
-  it("returns a still-attaching trace after BPFTRACE_MCP_ATTACH_WAIT_MS and fails it at its timeout, saying it never attached", async () => {
+  it("returns a still-attaching trace after BPFTRACE_MCP_ATTACH_WAIT_MS and fails it once the attach allowance passes, saying it never attached", async () => {
     const askedAt = Date.now();
     const started = await server.call("exec_program", { program: "BEGIN { } // fake: hang-before-attach", timeout: 1 });
     expect(Date.now() - askedAt).toBeLessThan(ATTACH_WAIT_MS + 2_000);
@@ -94,7 +94,8 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
     expect(textOf(started)).toContain("Still attaching.");
     const ended = await waitForEnd(server, (started.structuredContent as unknown as Summary).execution_id);
     expect(ended.status).toBe("failed");
-    expect(ended.error).toMatch(/^bpftrace had not attached its probes when the 1 s timeout ended the run/);
+    // The trace's own timeout counts from attaching; compiling and attaching may take ATTACH_WAIT_MS + timeout.
+    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [12] s$/);
     await expectCleanAndWorking();
   });
 
@@ -102,7 +103,7 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
     const started = await server.call("exec_program", { program: "BEGIN { } // fake: hang-before-attach // fake: ignore-sigint", timeout: 1 });
     const ended = await waitForEnd(server, (started.structuredContent as unknown as Summary).execution_id);
     expect(ended).toMatchObject({ status: "failed", exit_signal: "SIGKILL" });
-    expect(ended.error).toMatch(/had not attached its probes when the 1 s timeout ended the run/);
+    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [12] s/);
     await expectCleanAndWorking();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { spread } from "../../bench/lib/report.mjs";
+import { signedSpread, spread } from "../../bench/lib/report.mjs";
 import { farOff, isFlat, judgeTargets } from "../../bench/lib/verdicts.mjs";
 
 const summary = (median: number) => ({ n: 3, median, min: median, max: median, p10: median, p90: median });
@@ -69,5 +69,11 @@ describe("bench verdicts", () => {
     expect(spread({ n: 3, median: 12.34, min: 10, max: 15, p10: 10, p90: 15 }, 1)).toBe("12.3 (10.0–15.0)");
     expect(spread({ n: 1, median: 2, min: 2, max: 2, p10: 2, p90: 2 })).toBe("2");
     expect(spread(undefined)).toBe("n/a");
+  });
+});
+
+describe("bench table cells", () => {
+  it("signs deltas explicitly, negative ones with a minus sign", () => {
+    expect(signedSpread({ n: 3, median: -12, min: -15, max: 4, p10: -15, p90: 4 })).toBe("−12 (−15…+4)");
   });
 });
