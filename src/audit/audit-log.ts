@@ -30,6 +30,14 @@ export interface AuditSink {
   write(record: AuditRecord): string | null;
 }
 
+/** Programs longer than this are recorded cut (with their full sha256), so one oversized refused request cannot rotate the history away. */
+export const AUDIT_PROGRAM_MAX_CHARS = 65_536;
+
+function boundProgram(record: AuditRecord): AuditRecord & { program_truncated?: boolean } {
+  if (record.program === null || record.program.length <= AUDIT_PROGRAM_MAX_CHARS) return record;
+  return { ...record, program: record.program.slice(0, AUDIT_PROGRAM_MAX_CHARS), program_truncated: true };
+}
+
 /** A sink that records nothing (audit turned off). */
 export const disabledAudit: AuditSink = { write: () => null };
 
@@ -48,7 +56,7 @@ export class FileAuditLog implements AuditSink {
   ) {}
 
   write(record: AuditRecord): string | null {
-    const line = `${JSON.stringify({ time: new Date(this.now()).toISOString(), ...record })}\n`;
+    const line = `${JSON.stringify({ time: new Date(this.now()).toISOString(), ...boundProgram(record) })}\n`;
     try {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
       this.rotateIfNeeded(line.length);
