@@ -20,11 +20,14 @@ export interface RunningServer {
 }
 
 /** Spawns the built server over stdio, as an MCP client would, and connects the SDK client to it. */
-export async function startServer(options: { env?: Record<string, string>; args?: string[]; cwd?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  options: { env?: Record<string, string>; args?: string[]; cwd?: string; /** Runs the server through this command, e.g. setpriv. */ launcher?: string[] } = {},
+): Promise<RunningServer> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first (npm test does)`);
+  const [launcher, ...launcherArgs] = options.launcher ?? [];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [SERVER_ENTRY, ...(options.args ?? [])],
+    command: launcher ?? process.execPath,
+    args: [...(launcher ? [...launcherArgs, process.execPath] : []), SERVER_ENTRY, ...(options.args ?? [])],
     // The transport passes only a few variables unless env is given: pass what the server needs.
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
