@@ -1,9 +1,18 @@
 import { z } from "zod";
-import { toolResult } from "../errors.js";
+import { collectDoctorReport, type DoctorReport } from "../doctor/index.js";
+import { BpftraceMcpError, toolResult } from "../errors.js";
 import { runTool, type ToolRegistrar } from "./context.js";
+
+/** The doctor's checks as the assistant sees them: what is wrong and how to fix it. */
+function describeChecks(report: DoctorReport, only: (status: string) => boolean): string[] {
+  return report.checks
+    .filter((check) => only(check.status))
+    .map((check) => `[${check.status}] ${check.title}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ""}`);
+}
 
 /** bpf_info: what this kernel and bpftrace support, so programs use only what exists. */
 export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
+  let doctorReport: Promise<DoctorReport> | undefined;
   server.registerTool(
     "bpf_info",
     {
@@ -22,17 +31,29 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
         probe_types: z.record(z.string(), z.boolean()),
         sections: z.array(z.object({ name: z.string(), entries: z.record(z.string(), z.string()) })),
         raw: z.string().describe("bpftrace --info as printed"),
+        checks: z
+          .array(z.object({ id: z.string(), title: z.string(), status: z.enum(["ok", "warn", "fail", "info"]), detail: z.string(), fix: z.string().nullable() }))
+          .describe("the same checks as `bpftrace-mcp-server doctor`: tracefs, BTF, lockdown, probe counts, privileges..."),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async () =>
       runTool(context, "bpf_info", async () => {
-        const host = await context.host.ensureReady();
+        // Read once per server: the machine's setup does not change under a session.
+        doctorReport ??= collectDoctorReport(context.config, { host: context.host, logger: context.logger });
+        const host = await context.host.ensureReady().catch(async (error: unknown) => {
+          if (!(error instanceof BpftraceMcpError)) throw error;
+          // Cannot trace: say why, with everything the doctor knows about this machine.
+          const report = await (doctorReport ?? Promise.reject(error));
+          throw new BpftraceMcpError(error.code, [error.message, "Machine checks:", ...describeChecks(report, (status) => status === "warn" || status === "fail")].join("\n"), { hint: error.hint });
+        });
         const { parsed, raw } = await context.systemInfo.read();
+        const report = await doctorReport;
         const unsupportedProbes = Object.entries(parsed.probeTypes).filter(([, ok]) => !ok).map(([name]) => name);
         const text = [
           `bpftrace ${parsed.version ?? host.version?.text ?? "unknown"} on ${parsed.kernel ?? "unknown kernel"} (${parsed.arch ?? "?"}), run as ${host.mode}.`,
           unsupportedProbes.length > 0 ? `Probe types NOT supported here: ${unsupportedProbes.join(", ")}.` : "All listed probe types are supported.",
+          ...describeChecks(report, (status) => status === "warn" || status === "fail"),
           "",
           raw,
         ].join("\n");
@@ -48,6 +69,7 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
           probe_types: parsed.probeTypes,
           sections: parsed.sections,
           raw,
+          checks: report.checks,
         });
       }),
   );

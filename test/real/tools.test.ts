@@ -60,6 +60,9 @@ describeReal("the server against the real bpftrace", () => {
     expect(info.bpftrace_version).toMatch(/^\d+\.\d+/);
     expect((info.probe_types as Record<string, boolean>).tracepoint).toBe(true);
     expect(info.privilege).toBe("root");
+    const checks = info.checks as { id: string; status: string }[];
+    expect(checks.find((check) => check.id === "tracefs")?.status).toBe("ok");
+    expect(checks.find((check) => check.id === "trace-test")?.status).toBe("ok");
   });
 
   it("traces openat and finds the file the test opened", async () => {
