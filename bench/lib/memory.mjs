@@ -54,24 +54,28 @@ export async function measureMemory({ churn, log }) {
 
   const churning = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "1", BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS: "1" } });
   let churnIdle;
-  let after50;
-  let afterAll;
+  const checkpoints = [];
   let failed = 0;
   let remembered;
   try {
     await sleep(500);
     churnIdle = await settled(churning);
-    const first = await runBatches(churning, SHORT_PROGRAM, 50, 10);
-    await sleep(SWEEP_WAIT_MS);
-    after50 = await settled(churning);
-    const rest = await runBatches(churning, SHORT_PROGRAM, churn - 50, 10);
-    failed = [...first, ...rest].filter((run) => run.status !== "completed").length;
-    await sleep(SWEEP_WAIT_MS);
-    afterAll = await settled(churning);
+    let done = 0;
+    // Readings after the 50th execution, then at each quarter: growth that stops is warm-up, growth that keeps on is a leak.
+    for (const target of [...new Set([50, ...[1, 2, 3, 4].map((quarter) => Math.round((churn * quarter) / 4))])].filter((count) => count >= 50).sort((a, b) => a - b)) {
+      const runs = await runBatches(churning, SHORT_PROGRAM, target - done, 10);
+      failed += runs.filter((run) => run.status !== "completed").length;
+      done = target;
+      await sleep(SWEEP_WAIT_MS);
+      checkpoints.push({ executions: done, ...(await settled(churning)) });
+    }
     remembered = structured(await churning.call("list_executions", {})).executions?.length ?? null;
   } finally {
     await churning.close();
   }
+  const after50 = checkpoints[0];
+  const afterAll = checkpoints[checkpoints.length - 1];
+  const halfway = checkpoints.find((checkpoint) => checkpoint.executions >= churn / 2) ?? after50;
   return {
     fullProgram: FULL_PROGRAM,
     idle,
@@ -81,10 +85,12 @@ export async function measureMemory({ churn, log }) {
       idle: churnIdle,
       after50,
       afterAll,
+      checkpoints,
       notCompleted: failed,
       stillListed: remembered,
       rssGrowthMb: afterAll.rssMb - after50.rssMb,
       heapGrowthMb: afterAll.heapUsedMb - after50.heapUsedMb,
+      secondHalfRssGrowthMb: afterAll.rssMb - halfway.rssMb,
     },
   };
 }

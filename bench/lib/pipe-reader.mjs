@@ -1,7 +1,7 @@
 // The throughput baseline: a minimal reader in its own node process, as the server is. It spawns
 // bpftrace like the server does (same argv, env and cwd), counts '\n' bytes on its stdout, sums
 // bpftrace's own "Lost N events" reports, ends the trace with SIGINT after the given time, and
-// prints one JSON line. Usage: node pipe-reader.mjs <bpftrace> <durationMs> <program>
+// prints one JSON line. The "line " count is only right for the bench's flood programs. Usage: node pipe-reader.mjs <bpftrace> <durationMs> <program>
 import { spawn } from "node:child_process";
 import process from "node:process";
 
@@ -28,6 +28,7 @@ const child = spawn(bpftraceFile, ["-e", program], {
 });
 child.stdout.on("data", (chunk) => {
   chunks += 1;
+  startDeadline(chunk);
   for (let index = chunk.indexOf(NEWLINE); index !== -1; index = chunk.indexOf(NEWLINE, index + 1)) lines += 1;
   for (let index = chunk.indexOf(PRINTF); index !== -1; index = chunk.indexOf(PRINTF, index + 5)) printfLines += 1;
   // "Lost N events" lines are rare next to the output itself; a native search finds them cheaply.
@@ -38,12 +39,18 @@ child.stdout.on("data", (chunk) => {
   tail = chunk.length >= 512 ? chunk.subarray(chunk.length - 512) : Buffer.concat([tail, chunk]).subarray(-512);
 });
 child.stderr.on("data", (chunk) => {
+  startDeadline(chunk);
   for (let index = chunk.indexOf(NEWLINE); index !== -1; index = chunk.indexOf(NEWLINE, index + 1)) stderrLines += 1;
 });
-const timer = setTimeout(() => child.kill("SIGINT"), Number(durationText));
+// The server's deadline runs from the moment bpftrace reports its probes attached: do the same.
+const ATTACH = Buffer.from("Attach");
+let timer = null;
+const startDeadline = (chunk) => {
+  if (timer === null && chunk.indexOf(ATTACH) !== -1) timer = setTimeout(() => child.kill("SIGINT"), Number(durationText));
+};
 // bpftrace runs in its own process group: pass an interrupt of the bench on, or it would outlive us.
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill("SIGINT"));
 child.on("close", (exitCode, signal) => {
-  clearTimeout(timer);
+  if (timer !== null) clearTimeout(timer);
   process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage(cpuAtSpawn), chunks, lines, printfLines, lostEvents, lostReports, stderrLines, exitCode, signal, tail: tail.toString("latin1") })}\n`);
 });

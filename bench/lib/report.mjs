@@ -34,7 +34,7 @@ function startRows(start, verdicts) {
 function throughputRows(entries, verdicts) {
   return entries.map((entry) => [
     "2",
-    `Throughput, ${entry.name} printf/s attempted (${spread(entry.subject.attemptedPerSecond, 0, 1e-3)}k)`,
+    `Throughput, ${entry.name} printf/s attempted (lines per second of tracing)`,
     `${spread(entry.subject.linesPerSecond, 0, 1e-3)}k lines/s; lost by server: ${serverLost(entry)}; bpftrace lost ${spread(entry.subject.bpftraceLost, 0, 1e-3)}k/run`,
     `${spread(entry.baseline.linesPerSecond, 0, 1e-3)}k lines/s minimal reader; bpftrace lost ${spread(entry.baseline.bpftraceLost, 0, 1e-3)}k/run`,
     `${spread(entry.ratio, 2)}×`,
@@ -91,7 +91,7 @@ function memoryRows(memory, verdicts) {
       `Memory (RSS after forced GC): idle; 8 × ${memory.withFullRings.linesPerRing}-line rings of 200-char lines; ${churn.executions} executions churned`,
       `${memory.withFullRings.rssMb.toFixed(0)} MB with full rings (heap ${memory.withFullRings.heapUsedMb.toFixed(0)} MB); ${churn.afterAll.rssMb.toFixed(0)} MB after ${churn.executions}`,
       `idle ${memory.idle.rssMb.toFixed(0)} MB (heap ${memory.idle.heapUsedMb.toFixed(0)} MB); after 50: ${churn.after50.rssMb.toFixed(0)} MB`,
-      `growth 50→${churn.executions}: RSS ${signed(churn.rssGrowthMb)} MB, heap ${signed(churn.heapGrowthMb)} MB (${isFlat(churn) ? "flat" : "growing"})`,
+      `50→${churn.executions}: RSS ${signed(churn.rssGrowthMb)} MB, heap ${signed(churn.heapGrowthMb)} MB; second half RSS ${signed(churn.secondHalfRssGrowthMb)} MB (${isFlat(churn) ? "flat" : "growing"})`,
       TARGETS.memory,
       verdictText(verdicts.memory),
     ],

@@ -8,22 +8,29 @@ import { tallyExecution } from "./output-tally.mjs";
 import { alternate, pairedRatios, summarize } from "./stats.mjs";
 
 const PREFIX = "line ";
+const TICK_SECONDS = 100e-6;
 // Both sides run the same text: the server appends this guard for a timeout of `seconds`.
 const GUARD_SLACK_MS = 500;
 
-/** A trace firing every 100 µs that printfs `perFire` lines each time: perFire × 10k printf calls/s. */
+/** A trace firing every 100 µs (TICK_SECONDS) that printfs `perFire` lines each time: perFire × 10k printf calls/s. */
 export function floodProgram(perFire) {
   return `interval:us:100 { $i = 0; while ($i < ${perFire}) { printf("${PREFIX}%d\\n", $i); $i++; } @fires = count(); }\n`;
 }
 
-/** What reached the reader, and what bpftrace says it dropped itself (perf buffer overflow). */
-function account({ fires, perFire, printfLines, lostEvents, lines, durationSeconds }) {
+/**
+ * What reached the reader, and what bpftrace says it dropped itself (perf buffer overflow). Rates
+ * are per second of tracing as bpftrace counted it (@fires ticks of 100 µs), so a side whose trace
+ * ran a little longer or shorter is not favoured.
+ */
+function account({ fires, perFire, printfLines, lostEvents, lines }) {
   const printfCalls = fires * perFire;
+  const tracedSeconds = fires * TICK_SECONDS;
   return {
     lines,
     printfLines,
-    linesPerSecond: printfLines / durationSeconds,
-    attemptedPerSecond: printfCalls / durationSeconds,
+    tracedSeconds,
+    linesPerSecond: printfLines / tracedSeconds,
+    attemptedPerSecond: printfCalls / tracedSeconds,
     printfCalls,
     bpftraceLost: lostEvents,
     // printf calls neither delivered nor reported lost: dropped on the way, or discarded by bpftrace at exit.
@@ -44,7 +51,7 @@ async function serverRun(perFire, seconds) {
     const exitedCleanly = end.exit_code === 0 && end.exit_signal === null;
     const missingEnd = tally.maps.fires === undefined && exitedCleanly ? 1 : 0;
     return {
-      ...account({ fires: tally.maps.fires ?? Number.NaN, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal, durationSeconds: seconds }),
+      ...account({ fires: tally.maps.fires ?? Number.NaN, perFire, printfLines: tally.printfLines, lostEvents: tally.lostEvents, lines: linesTotal }),
       cpuMicrosPerLine: (cpuMs * 1000) / linesTotal,
       linesDropped,
       missingEnd,
@@ -64,7 +71,7 @@ async function pipeRun(bpftraceFile, perFire, seconds) {
   const fires = /@fires: (\d+)/.exec(counts.tail);
   if (!fires) throw new Error("the direct run printed no @fires count");
   return {
-    ...account({ fires: Number(fires[1]), perFire, printfLines: counts.printfLines, lostEvents: counts.lostEvents, lines: counts.lines, durationSeconds: seconds }),
+    ...account({ fires: Number(fires[1]), perFire, printfLines: counts.printfLines, lostEvents: counts.lostEvents, lines: counts.lines }),
     cpuMicrosPerLine: (counts.cpu.user + counts.cpu.system) / counts.lines,
   };
 }

@@ -15,19 +15,20 @@ export const TARGETS = {
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
 export const FAR_OFF = {
   startLatency: "> 2× + 50 ms",
-  throughput: "< 0.80×, or any line lost by server",
+  throughput: "every round < 0.80×, or any line lost by server",
   responsiveness: "p99 > 100 ms",
   memory: "RSS > 200 MB",
   coldStart: "> 2× reference",
 };
 
-// A leak shows as heap growth; RSS also moves with allocator and JIT warm-up, so it gets more room.
+// A leak shows as heap growth from the 50th execution on. RSS also climbs over the first hundred or
+// so (JIT code, allocator arenas) and then levels off, so RSS is judged on the second half only.
 const FLAT_HEAP_MB = 2;
-const FLAT_RSS_SHARE = 0.1;
+const FLAT_RSS_SHARE = 0.05;
 
-/** True when the churn left neither the V8 heap nor RSS growing past noise. */
+/** True when the V8 heap did not grow after the 50th execution and RSS did not grow over the second half. */
 export function isFlat(churn) {
-  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.rssGrowthMb <= FLAT_RSS_SHARE * churn.after50.rssMb;
+  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.secondHalfRssGrowthMb <= FLAT_RSS_SHARE * churn.afterAll.rssMb;
 }
 
 /** Lines the server failed to keep: evicted from its ring, or the final map print missing. */
@@ -68,7 +69,8 @@ export function farOff(results) {
     problems.push(`start latency ${start.subjectMs.median.toFixed(0)} ms > 2 × ${start.baselineMs.median.toFixed(0)} ms + 50 ms`);
   }
   for (const entry of results.throughput ?? []) {
-    if (entry.ratio.median < 0.8) problems.push(`throughput ${entry.name}: ${entry.ratio.median.toFixed(2)}× the minimal reader (< 0.80×)`);
+    // Runs are bimodal on a busy 2-core machine: a median of 3 can dip by chance, a slower server loses every round.
+    if (entry.ratio.max < 0.8) problems.push(`throughput ${entry.name}: ${entry.ratio.max.toFixed(2)}× the minimal reader at best (every round < 0.80×)`);
     if (serverLost(entry) > 0) problems.push(`throughput ${entry.name}: the server lost ${serverLost(entry)} line(s)`);
   }
   if (results.responsiveness && floodP99(results.responsiveness) > 100) {
