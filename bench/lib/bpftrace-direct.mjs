@@ -74,7 +74,7 @@ export async function listProbesDirect(bpftraceFile, filter) {
 
 /** The minimal-reader baseline (pipe-reader.mjs in its own process): counts for one run of `program`. */
 export async function readThroughPipe(bpftraceFile, program, durationMs) {
-  const child = spawn(process.execPath, [PIPE_READER, bpftraceFile, String(durationMs), program], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [PIPE_READER, bpftraceFile, String(durationMs), program], { env: BPFTRACE_ENV, stdio: ["ignore", "pipe", "inherit"] });
   own(child);
   let output = "";
   child.stdout.on("data", (chunk) => {

@@ -1,5 +1,5 @@
 // Turns the results into the printed table (markdown, so it can be pasted into the README).
-import { FAR_OFF, TARGETS, floodP99, isFlat, judgeTargets, serverLost } from "./verdicts.mjs";
+import { FAR_OFF, TARGETS, floodP99, isFlat, judgeTargets, serverLost, typicalFloodP99 } from "./verdicts.mjs";
 
 /** "12.3 (10.1–15.0)": a median with its min–max spread. */
 export function spread(summary, digits = 0, scale = 1) {
@@ -52,7 +52,7 @@ function responsivenessRows(result, verdicts) {
       `Responsiveness, p50 / p99 ms, ${result.floods} floods (${(result.floodLinesPerSecond / 1e3).toFixed(0)}k lines/s kept in all)`,
       `get_result ${pair(flood, "getResult")}; tools/list ${pair(flood, "toolsList")}; machine ${(flood.machineBusy.median * 100).toFixed(0)}% busy, server waited for a CPU ${(flood.runQueueWaitShare.median * 100).toFixed(0)}% of the time`,
       `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}`,
-      `p99 ${floodP99(result).toFixed(1)} ms`,
+      `p99 ${floodP99(result).toFixed(1)} ms (median window ${typicalFloodP99(result).toFixed(1)} ms)`,
       TARGETS.responsiveness,
       verdictText(verdicts.responsiveness),
     ],

@@ -43,10 +43,17 @@ async function sampleWindow(server, executionIds, seconds) {
   const schedAfter = schedStat(server.pid);
   const after = await server.readProbe();
   const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
-  return { getResult, toolsList, serverCpuShare: cpuMs / (after.at - before.at), machineBusy,
-    // Time the server's main thread was ready to run but had no CPU, per second of the window.
-    runQueueWaitShare: (schedAfter.waitNs - schedBefore.waitNs) / 1e6 / (after.at - before.at),
-    loopDelayMs: after.loopDelayMs };
+  const windowMs = after.at - before.at;
+  return {
+    getResult,
+    toolsList,
+    serverCpuShare: cpuMs / windowMs,
+    machineBusy,
+    // Time the server's main thread was ready to run but had no CPU, per millisecond of the window.
+    runQueueWaitShare: (schedAfter.waitNs - schedBefore.waitNs) / 1e6 / windowMs,
+    loopDelayMs: after.loopDelayMs,
+    gcPauses: after.gcPauses,
+  };
 }
 
 /**
@@ -78,17 +85,21 @@ export async function measureResponsiveness({ runs, seconds, log }) {
     await server.close();
   }
   const describe = (side) => {
-    const perRun = (pick) => windows[side].map((window) => latencyPercentiles(pick(window)));
-    const pooled = (pick) => latencyPercentiles(windows[side].flatMap(pick));
+    // Per window p50/p99 (median and spread over the windows), and all samples pooled.
+    const latencies = (kind) => {
+      const perWindow = windows[side].map((window) => latencyPercentiles(window[kind]));
+      return { p50: summarize(perWindow.map((p) => p.p50)), p99: summarize(perWindow.map((p) => p.p99)), pooled: latencyPercentiles(windows[side].flatMap((window) => window[kind])) };
+    };
     return {
-      getResult: { p50: summarize(perRun((w) => w.getResult).map((p) => p.p50)), p99: summarize(perRun((w) => w.getResult).map((p) => p.p99)), pooled: pooled((w) => w.getResult) },
-      toolsList: { p50: summarize(perRun((w) => w.toolsList).map((p) => p.p50)), p99: summarize(perRun((w) => w.toolsList).map((p) => p.p99)), pooled: pooled((w) => w.toolsList) },
+      getResult: latencies("getResult"),
+      toolsList: latencies("toolsList"),
       // Inside the server: the share of one core it used, and how late its event loop ran timers.
       serverCpuShare: summarize(windows[side].map((window) => window.serverCpuShare)),
       runQueueWaitShare: summarize(windows[side].map((window) => window.runQueueWaitShare)),
       machineBusy: summarize(windows[side].map((window) => window.machineBusy)),
       loopDelayP99Ms: summarize(windows[side].map((window) => window.loopDelayMs.p99)),
       loopDelayMaxMs: summarize(windows[side].map((window) => window.loopDelayMs.max)),
+      gcPauseMaxMs: summarize(windows[side].map((window) => window.gcPauses.maxMs)),
     };
   };
   return { floods: FLOODS, pageLines: PAGE, floodProgram: floodProgram(FLOOD_PER_FIRE), floodLinesPerSecond: floodLinesPerSecond / runs, idle: describe("idle"), flood: describe("flood") };

@@ -76,6 +76,13 @@ async function pipeRun(bpftraceFile, perFire, seconds) {
   };
 }
 
+const SIDE_FIGURES = ["linesPerSecond", "attemptedPerSecond", "bpftraceLost", "unaccounted", "cpuMicrosPerLine"];
+
+/** Median and spread of each per-run figure of one side. */
+function summarizeSide(runs) {
+  return Object.fromEntries(SIDE_FIGURES.map((figure) => [figure, summarize(runs.map((run) => run[figure]))]));
+}
+
 /**
  * For each target rate, alternates the minimal reader and the server `runs` times. The server's
  * ring is raised so nothing is evicted; its output is read back and tallied after each run.
@@ -101,8 +108,8 @@ export async function measureThroughput({ runs, seconds, bpftraceFile, rates, lo
       name: rate.name,
       perFire: rate.perFire,
       program: floodProgram(rate.perFire),
-      baseline: { cpuMicrosPerLine: summarize(baseline.map((run) => run.cpuMicrosPerLine)), linesPerSecond: summarize(baseline.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(baseline.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(baseline.map((run) => run.bpftraceLost)), unaccounted: summarize(baseline.map((run) => run.unaccounted)) },
-      subject: { cpuMicrosPerLine: summarize(subject.map((run) => run.cpuMicrosPerLine)), linesPerSecond: summarize(subject.map((run) => run.linesPerSecond)), attemptedPerSecond: summarize(subject.map((run) => run.attemptedPerSecond)), bpftraceLost: summarize(subject.map((run) => run.bpftraceLost)), unaccounted: summarize(subject.map((run) => run.unaccounted)) },
+      baseline: summarizeSide(baseline),
+      subject: summarizeSide(subject),
       ratio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), baseline.map((run) => run.linesPerSecond))),
       serverDropped: subject.reduce((sum, run) => sum + run.linesDropped, 0),
       missingEnds: subject.reduce((sum, run) => sum + run.missingEnd, 0),

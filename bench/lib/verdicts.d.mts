@@ -9,5 +9,7 @@ export function isFlat(churn: any): boolean;
 export function serverLost(throughputEntry: any): number;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function floodP99(responsiveness: any): number;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function typicalFloodP99(responsiveness: any): number;
 export function judgeTargets(results: Results): Record<string, boolean>;
 export function farOff(results: Results): string[];

@@ -3,7 +3,7 @@ import { signedSpread, spread } from "../../bench/lib/report.mjs";
 import { farOff, isFlat, judgeTargets } from "../../bench/lib/verdicts.mjs";
 
 const summary = (median: number) => ({ n: 3, median, min: median, max: median, p10: median, p90: median });
-const latency = (p99: number) => ({ pooled: { n: 100, p50: 1, p90: 2, p99, max: p99 } });
+const latency = (p99: number) => ({ pooled: { n: 100, p50: 1, p90: 2, p99, max: p99 }, p99: summary(p99) });
 
 function results(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -66,6 +66,12 @@ describe("bench verdicts", () => {
     expect(farOff(results({ throughput: dipped }))).toEqual([]);
     const slow = [{ name: "1M", ratio: { n: 3, median: 0.7, min: 0.6, max: 0.79, p10: 0.6, p90: 0.78 }, serverDropped: 0, missingEnds: 0 }];
     expect(farOff(results({ throughput: slow }))).toEqual(["throughput 1M: 0.79× the minimal reader at best (every round < 0.80×)"]);
+  });
+
+  it("fails --short responsiveness on the median window's p99, not on one disturbed window", () => {
+    const oneBadWindow = { flood: { getResult: { pooled: { n: 500, p50: 6, p90: 17, p99: 125, max: 514 }, p99: summary(49) }, toolsList: latency(45) } };
+    expect(judgeTargets(results({ responsiveness: oneBadWindow })).responsiveness).toBe(false);
+    expect(farOff(results({ responsiveness: oneBadWindow }))).toEqual([]);
   });
 
   it("skips figures that were not measured", () => {
