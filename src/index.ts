@@ -40,7 +40,7 @@ function prepare(options: CliOptions): { config: Config; logger: Logger } {
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const { server, cleanup } = createServer({ config, logger });
+  const { server, context, cleanup } = createServer({ config, logger });
   const transport = new StdioServerTransport();
   let stopping = false;
   const shutdown = (reason: string): void => {
@@ -73,6 +73,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   await server.connect(transport);
   logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off" }, "serving MCP on stdio");
+  // Check bpftrace and privileges now, off the first tool call's path (at most one sudo attempt, as
+  // on first use; a failure is reported again, with its fix, by every tool that needs bpftrace).
+  setImmediate(() => {
+    context.host.ensureReady().catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, "bpftrace is not usable yet"));
+  });
 }
 
 async function main(): Promise<void> {

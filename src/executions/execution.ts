@@ -78,16 +78,22 @@ export class Execution {
   waitForOutput(lineCount: number, timeoutMs: number): Promise<void> {
     if (this.finished || this.ring.linesTotal > lineCount || timeoutMs <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const wake = (): void => {
+      const done = (): void => {
         clearTimeout(timer);
-        this.waiters.delete(wake);
+        this.waiters.delete(check);
         resolve();
       };
-      const timer = setTimeout(wake, timeoutMs);
+      // Woken once per chunk: keep waiting while the new output is still before the caller's offset.
+      const check = (): void => {
+        if (this.finished || this.ring.linesTotal > lineCount) done();
+        else this.waiters.add(check);
+      };
+      const timer = setTimeout(done, timeoutMs);
       timer.unref();
-      this.waiters.add(wake);
+      this.waiters.add(check);
     });
   }
+
 
   /** Resolves when the run has ended, or after `timeoutMs` (whichever is first). */
   waitForEnd(timeoutMs: number): Promise<void> {

@@ -232,6 +232,15 @@ describe("executions against a fake bpftrace", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it("keeps a long-poll waiting while new output is still before the requested offset", async () => {
+    const { registry } = setup();
+    const { execution } = await registry.start("BEGIN { } // fake: tick-ms=50", 10);
+    const started = Date.now();
+    await execution.waitForOutput(execution.ring.linesTotal + 1_000_000, 600);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    expect(execution.ring.linesTotal).toBeGreaterThan(1);
+  });
+
   it("stops every trace on shutdown", async () => {
     const { registry } = setup();
     const runs = await Promise.all([registry.start("BEGIN { }", 30), registry.start("BEGIN { }", 30)]);
