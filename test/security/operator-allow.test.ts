@@ -13,8 +13,12 @@ describeReal("operator loosening with BPFTRACE_MCP_ALLOW", () => {
     rmSync(secret.directory, { recursive: true, force: true });
   });
 
-  it("refuses cat() by default", async () => {
-    const server = await startServer();
+  // Without the flag, and with a flag that names something else, cat() stays refused.
+  it.each([
+    ["by default", {}],
+    ["with BPFTRACE_MCP_ALLOW=include", { BPFTRACE_MCP_ALLOW: "include" }],
+  ])("refuses cat() %s", async (_case, env: Record<string, string>) => {
+    const server = await startServer({ env });
     try {
       const result = await server.call("exec_program", { program: `BEGIN { cat("${secret.file}"); exit(); }` });
       expect(result.isError).toBe(true);
@@ -54,16 +58,6 @@ describeReal("operator loosening with BPFTRACE_MCP_ALLOW", () => {
     }
   });
 
-  it("BPFTRACE_MCP_ALLOW=include does not re-enable cat()", async () => {
-    const server = await startServer({ env: { BPFTRACE_MCP_ALLOW: "include" } });
-    try {
-      const result = await server.call("exec_program", { program: `BEGIN { cat("${secret.file}"); exit(); }` });
-      expect(result.isError).toBe(true);
-      expect(textOf(result)).toMatch(/^POLICY_REFUSED: [\s\S]*`cat\(`/);
-    } finally {
-      await server.close();
-    }
-  });
 
   it("refuses to start on an allow flag it does not know, rather than ignore it", async () => {
     await expect(startServer({ env: { BPFTRACE_MCP_ALLOW: "cat,unsafe" } })).rejects.toThrow();
