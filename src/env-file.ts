@@ -1,7 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { config as loadDotenv } from "dotenv";
 
 export interface EnvFileResult {
   /** The file that was loaded, if any. */
@@ -23,11 +22,12 @@ export function envFileCandidates(explicit: string | undefined, env: NodeJS.Proc
  * Merges the first `.env` found into `env`. Variables already set (e.g. by the MCP client's `env`
  * block) win over the file. An explicit --env file that does not exist is an error.
  */
-export function loadEnvFile(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): EnvFileResult {
+export async function loadEnvFile(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Promise<EnvFileResult> {
   const searched = envFileCandidates(explicit, env, cwd);
   for (const path of searched) {
     if (!existsSync(path)) continue;
-    // quiet: dotenv 17 otherwise prints a banner on stdout, which is the protocol channel.
+    // Loaded only when there is a file to read. quiet: dotenv 17 otherwise prints a banner on stdout, the protocol channel.
+    const { config: loadDotenv } = await import("dotenv");
     const result = loadDotenv({ path, processEnv: env as Record<string, string>, quiet: true, override: false });
     if (result.error) throw new Error(`could not read ${path}: ${result.error.message}`);
     const holdsPassword = result.parsed !== undefined && "BPFTRACE_PASSWD" in result.parsed;

@@ -2,7 +2,6 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { helpText, parseArgs, type CliOptions } from "./cli.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { runDoctor } from "./doctor/index.js";
 import { loadEnvFile } from "./env-file.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createServer } from "./server.js";
@@ -11,16 +10,17 @@ import { PACKAGE } from "./version.js";
 // Shutdown must finish well inside the 3 s a client waits: traces get SIGINT, then are forced.
 const SHUTDOWN_GRACE_MS = 2_000;
 const SHUTDOWN_HARD_LIMIT_MS = 2_800;
+const WARM_UP_FALLBACK_MS = 2_000;
 
 function fail(message: string): never {
   process.stderr.write(`${PACKAGE.name}: ${message}\n`);
   process.exit(2);
 }
 
-function prepare(options: CliOptions): { config: Config; logger: Logger } {
+async function prepare(options: CliOptions): Promise<{ config: Config; logger: Logger }> {
   let envFile;
   try {
-    envFile = loadEnvFile(options.envFile, process.env, process.cwd());
+    envFile = await loadEnvFile(options.envFile, process.env, process.cwd());
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }
@@ -73,11 +73,18 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   await server.connect(transport);
   logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off" }, "serving MCP on stdio");
-  // Check bpftrace and privileges now, off the first tool call's path (at most one sudo attempt, as
-  // on first use; a failure is reported again, with its fix, by every tool that needs bpftrace).
-  setImmediate(() => {
+  // Check bpftrace and privileges once the client has finished the handshake: off the first tool
+  // call's path, but not in the way of the `initialize` answer (at most one sudo attempt, as on first
+  // use; a failure is reported again, with its fix, by every tool that needs bpftrace).
+  let warmed = false;
+  const warm = (): void => {
+    if (warmed) return;
+    warmed = true;
     context.host.ensureReady().catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, "bpftrace is not usable yet"));
-  });
+  };
+  server.server.oninitialized = warm;
+  // A client that never sends `notifications/initialized` still gets the check.
+  setTimeout(warm, WARM_UP_FALLBACK_MS).unref();
 }
 
 async function main(): Promise<void> {
@@ -95,8 +102,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${PACKAGE.version}\n`);
     return;
   }
-  const { config, logger } = prepare(options);
+  const { config, logger } = await prepare(options);
   if (options.command === "doctor") {
+    const { runDoctor } = await import("./doctor/index.js");
     process.exitCode = await runDoctor(config, { json: options.json, write: (text) => process.stdout.write(text) });
     return;
   }

@@ -66,6 +66,9 @@ export function createServer(deps: ServerDeps): CreatedServer {
   return {
     server,
     context,
-    cleanup: (timeoutMs = 2_000) => registry.shutdown(timeoutMs),
+    cleanup: async (timeoutMs = 2_000) => {
+      await registry.shutdown(timeoutMs);
+      host.close();
+    },
   };
 }

@@ -47,3 +47,12 @@ export function buildSpawnPlan(
   }
   return { file: "sudo", args: ["-n", "--", ...envAssignments, bpftraceFile, ...bpftraceArgs], stdinText: null, env, cwd: "/" };
 }
+
+/**
+ * Runs `plan` at a lower priority through nice(1): set before exec, so sudo and every bpftrace thread
+ * inherit it (an unprivileged server could not renice a root process afterwards).
+ */
+export function withNice(plan: SpawnPlan, niceFile: string | null, nice: number): SpawnPlan {
+  if (niceFile === null || nice <= 0) return plan;
+  return { ...plan, file: niceFile, args: ["-n", String(nice), "--", plan.file, ...plan.args] };
+}

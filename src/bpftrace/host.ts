@@ -1,12 +1,13 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, closeSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import { userInfo } from "node:os";
-import type { Readable } from "node:stream";
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { buildSpawnPlan, SAFE_PATH, type PrivilegeMode } from "./command.js";
+import { buildSpawnPlan, SAFE_PATH, withNice, type PrivilegeMode } from "./command.js";
+import { FifoPool } from "./fifo-pool.js";
+import { fifoChannel, streamChannel, type OutputChannel } from "./output-channel.js";
 import { classifySudoFailure } from "./sudo-errors.js";
 import { parseVersion, versionTraits, type BpftraceVersion, type VersionTraits } from "./version.js";
 
@@ -17,6 +18,8 @@ export interface ReadyHost {
   version: BpftraceVersion | null;
   traits: VersionTraits;
   user: string;
+  /** Absolute path of nice(1), which lowers the traces' priority; null when it is missing. */
+  niceFile: string | null;
 }
 
 export interface ChildExit {
@@ -29,8 +32,8 @@ export interface ChildExit {
 /** A running bpftrace (or the sudo wrapping it), owned by whoever spawned it. */
 export interface TraceChild {
   pid: number | undefined;
-  stdout: Readable;
-  stderr: Readable;
+  stdout: OutputChannel;
+  stderr: OutputChannel;
   /** Sends a signal to the direct child; sudo relays INT, TERM and USR1 to bpftrace. */
   signal(signal: NodeJS.Signals): boolean;
   exited: Promise<ChildExit>;
@@ -46,6 +49,10 @@ export interface RunResult {
   all?: string;
   timedOut: boolean;
 }
+
+// execa (over 100 modules) is loaded on first use, not at start-up: the server answers `initialize` sooner.
+let execaModule: Promise<typeof import("execa")> | undefined;
+export const loadExeca = (): Promise<typeof import("execa")> => (execaModule ??= import("execa"));
 
 /** Finds an executable by name on PATH (plus the standard system directories), or checks an explicit path. */
 export function resolveExecutable(nameOrPath: string, searchPath: string | undefined): string | null {
@@ -81,6 +88,7 @@ export class BpftraceHost {
   private passwordRejected: BpftraceMcpError | null = null;
   private readonly geteuid: () => number;
   private readonly searchPath: string | undefined;
+  private readonly fifos: FifoPool;
 
   constructor(
     private readonly config: Config,
@@ -89,6 +97,12 @@ export class BpftraceHost {
   ) {
     this.geteuid = options.geteuid ?? (() => process.geteuid?.() ?? 0);
     this.searchPath = options.searchPath ?? process.env.PATH;
+    this.fifos = new FifoPool(Math.min(config.maxConcurrent, 8), logger);
+  }
+
+  /** Releases what the host holds between traces (the spare FIFOs). */
+  close(): void {
+    this.fifos.close();
   }
 
   /** The privilege mode this configuration implies. */
@@ -138,20 +152,24 @@ export class BpftraceHost {
       });
     }
     const version = parseVersion(result.stdout) ?? parseVersion(result.stderr);
-    this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user };
+    this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user, niceFile: resolveExecutable("nice", SAFE_PATH) };
+    this.fifos.warm();
     this.logger.info({ mode, bpftraceFile, version: version?.text ?? null }, "bpftrace is ready");
     return this.ready;
   }
 
   /** Starts a long-running bpftrace; the caller owns the returned child until it exits. */
-  spawn(host: ReadyHost, bpftraceArgs: readonly string[]): TraceChild {
-    const plan = buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config);
+  async spawn(host: ReadyHost, bpftraceArgs: readonly string[]): Promise<TraceChild> {
+    const plan = withNice(buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config), host.niceFile, this.config.traceNice);
+    const fifo = await this.fifos.take();
+    const { execa } = await loadExeca();
     const subprocess = execa(plan.file, plan.args, {
       cwd: plan.cwd,
       env: plan.env,
       extendEnv: false,
       stdin: plan.stdinText === null ? "ignore" : "pipe",
-      stdout: "pipe",
+      // execa hands an fd number straight to child_process.spawn; its types only admit 3 to 9.
+      stdout: fifo ? (fifo.writeFd as unknown as "pipe") : "pipe",
       stderr: "pipe",
       buffer: false,
       reject: false,
@@ -161,6 +179,8 @@ export class BpftraceHost {
       forceKillAfterDelay: false,
       encoding: "buffer",
     });
+    // The child has its own copy of the write end now: ours must go, or the output would never end.
+    if (fifo) closeSync(fifo.writeFd);
     writeSecretToStdin(subprocess, plan.stdinText);
     const exited = subprocess.then(
       (result): ChildExit => ({
@@ -172,8 +192,8 @@ export class BpftraceHost {
     );
     return {
       pid: subprocess.pid,
-      stdout: subprocess.stdout,
-      stderr: subprocess.stderr,
+      stdout: fifo ? fifoChannel(fifo.readFd) : streamChannel(subprocess.stdout),
+      stderr: streamChannel(subprocess.stderr),
       signal: (signal) => {
         try {
           return subprocess.kill(signal);
@@ -203,6 +223,7 @@ export class BpftraceHost {
 
   private async runWith(mode: PrivilegeMode, bpftraceFile: string, bpftraceArgs: readonly string[], timeoutMs: number): Promise<RunResult> {
     const plan = buildSpawnPlan(mode, bpftraceFile, bpftraceArgs, this.config);
+    const { execa } = await loadExeca();
     const subprocess = execa(plan.file, plan.args, {
       cwd: plan.cwd,
       env: plan.env,

@@ -7,7 +7,7 @@ export type StopReason = "deadline" | "attach_timeout" | "stop_request" | "shutd
 
 export interface ExecutionLimits {
   ringCapacityLines: number;
-  ringCapacityChars: number;
+  ringCapacityBytes: number;
 }
 
 /** The record of one bpftrace run: its output ring and how it ended. Mutated only by its supervisor. */
@@ -41,7 +41,7 @@ export class Execution {
     readonly startedAt: number,
     limits: ExecutionLimits,
   ) {
-    this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityChars);
+    this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityBytes);
   }
 
   get finished(): boolean {
@@ -53,9 +53,15 @@ export class Execution {
     return (this.endedAt ?? now) - this.startedAt;
   }
 
-  appendLine(stream: OutputStream, text: string): void {
-    this.ring.push(stream, text);
-    if (stream === "stderr" && this.stderrHead.length < 40) this.stderrHead.push(text);
+  /** Stores `bytes[start, end)` as a line (the ring keeps a reference to `bytes`). */
+  appendBytes(stream: OutputStream, bytes: Buffer, start: number, end: number): void {
+    this.ring.pushBytes(stream, bytes, start, end);
+  }
+
+  /** Stores a stderr line; the first ones are also kept as text for the error message. */
+  appendStderr(text: string, bytes: Buffer, start: number, end: number): void {
+    this.ring.pushBytes("stderr", bytes, start, end);
+    if (this.stderrHead.length < 40) this.stderrHead.push(text);
   }
 
   /** Wakes long-pollers; called once per chunk, not per line. */

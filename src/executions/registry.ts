@@ -72,24 +72,29 @@ export class ExecutionRegistry {
     }
     this.reserved += 1;
     let ready;
+    let child;
+    let execution;
+    let guarded;
     try {
       ready = await host.ensureReady();
+      const id = `ex-${randomBytes(6).toString("hex")}`;
+      execution = new Execution(id, program, timeoutSeconds, this.now(), {
+        ringCapacityLines: config.ringCapacityLines,
+        ringCapacityBytes: config.ringCapacityBytes,
+      });
+      // An unbalanced program will not compile; without the guard its error points at the user's own text.
+      // A program without probes (blank, or only comments) gets no guard either: alone, the guard would make it run.
+      guarded = decision.structure.balanced && decision.probes.length > 0;
+      const source = guarded ? withDeadlineGuard(program, timeoutSeconds * 1000 + GUARD_SLACK_MS) : withFinalNewline(program);
+      child = await host.spawn(ready, ["-e", source]);
+      this.executions.set(id, execution);
     } finally {
+      // Held until the execution is registered, so racing calls cannot exceed the limit.
       this.reserved -= 1;
     }
-    const id = `ex-${randomBytes(6).toString("hex")}`;
-    const execution = new Execution(id, program, timeoutSeconds, this.now(), {
-      ringCapacityLines: config.ringCapacityLines,
-      ringCapacityChars: config.ringCapacityBytes,
-    });
-    // An unbalanced program will not compile; without the guard its error points at the user's own text.
-    // A program without probes (blank, or only comments) gets no guard either: alone, the guard would make it run.
-    const guarded = decision.structure.balanced && decision.probes.length > 0;
-    const source = guarded ? withDeadlineGuard(program, timeoutSeconds * 1000 + GUARD_SLACK_MS) : withFinalNewline(program);
-    const child = host.spawn(ready, ["-e", source]);
-    this.executions.set(id, execution);
+    const id = execution.id;
     const supervision = supervise(execution, child, {
-      maxLineChars: config.maxLineChars,
+      maxLineBytes: config.maxLineBytes,
       // Compiling and attaching get their own allowance on top of the trace time.
       attachLimitMs: config.attachWaitMs + timeoutSeconds * 1000,
       killGraceMs: config.killGraceMs,
@@ -102,6 +107,8 @@ export class ExecutionRegistry {
       },
     });
     this.supervisions.set(id, supervision);
+    // Shutdown began while this one was spawning: it ends with the rest.
+    if (this.shuttingDown) supervision.stop("shutdown");
     pushWarning(warnings, audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
     this.deps.logger.info({ executionId: id, timeoutSeconds, programSha256 }, "execution started");
 

@@ -14,51 +14,73 @@ export interface RingSlice {
   skipped: number;
 }
 
+const INITIAL_SLOTS = 16;
+
 /**
  * The output of one execution: a fixed-capacity ring of lines with absolute indexes, so a reader's
- * offset stays meaningful after old lines are evicted. Bounded by line count and by characters.
+ * offset stays meaningful after old lines are evicted. Bounded by line count and by bytes.
+ *
+ * A line is kept as a byte range of the chunk it was read in (typed arrays hold the ranges), and
+ * decoded only when read: storing a flood of lines allocates nothing per line, so it makes no
+ * garbage for the collector, and the bytes live outside the JavaScript heap. A chunk is freed once
+ * its last line is evicted.
  */
 export class OutputRing {
-  // Both grow with the output, up to capacityLines: a finished run is kept for the retention period,
+  // All grow with the output, up to capacityLines: a finished run is kept for the retention period,
   // and one that printed three lines must not hold capacityLines slots all that time.
-  private readonly texts: (string | undefined)[] = [];
-  private streams = new Uint8Array(16);
+  private chunks: (Buffer | undefined)[] = [];
+  private starts = new Int32Array(INITIAL_SLOTS);
+  private ends = new Int32Array(INITIAL_SLOTS);
+  private streams = new Uint8Array(INITIAL_SLOTS);
   private readonly capacityLines: number;
-  private readonly capacityChars: number;
+  private readonly capacityBytes: number;
   /** Absolute index of the oldest kept line. */
   private head = 0;
   /** Lines ever pushed (the absolute index of the next line). */
   private total = 0;
-  private keptChars = 0;
+  private keptBytes = 0;
 
-  constructor(capacityLines: number, capacityChars: number) {
+  constructor(capacityLines: number, capacityBytes: number) {
     this.capacityLines = capacityLines;
-    this.capacityChars = capacityChars;
+    this.capacityBytes = capacityBytes;
   }
 
-  /** Appends a line, evicting the oldest ones past either cap. */
+  /** Appends a line given as text. */
   push(stream: OutputStream, text: string): void {
+    const bytes = Buffer.from(text, "utf8");
+    this.pushBytes(stream, bytes, 0, bytes.length);
+  }
+
+  /** Appends `bytes[start, end)` as a line, keeping a reference to `bytes` (which must not change afterwards). */
+  pushBytes(stream: OutputStream, bytes: Buffer, start: number, end: number): void {
     if (this.total - this.head === this.capacityLines) this.evictOldest();
     const slot = this.total % this.capacityLines;
-    if (slot >= this.streams.length) this.growStreams();
-    this.texts[slot] = text;
+    if (slot >= this.streams.length) this.grow();
+    this.chunks[slot] = bytes;
+    this.starts[slot] = start;
+    this.ends[slot] = end;
     this.streams[slot] = stream === "stdout" ? 0 : 1;
     this.total += 1;
-    this.keptChars += text.length;
-    // Never evict the line just written, even if it alone exceeds the character cap.
-    while (this.keptChars > this.capacityChars && this.total - this.head > 1) this.evictOldest();
+    this.keptBytes += end - start;
+    // Never evict the line just written, even if it alone exceeds the byte cap.
+    while (this.keptBytes > this.capacityBytes && this.total - this.head > 1) this.evictOldest();
   }
 
-  private growStreams(): void {
-    const grown = new Uint8Array(Math.min(this.capacityLines, this.streams.length * 2));
-    grown.set(this.streams);
-    this.streams = grown;
+  private grow(): void {
+    const size = Math.min(this.capacityLines, this.streams.length * 2);
+    const grown = <T extends Int32Array | Uint8Array>(old: T, fresh: T): T => {
+      fresh.set(old);
+      return fresh;
+    };
+    this.starts = grown(this.starts, new Int32Array(size));
+    this.ends = grown(this.ends, new Int32Array(size));
+    this.streams = grown(this.streams, new Uint8Array(size));
   }
 
   private evictOldest(): void {
     const slot = this.head % this.capacityLines;
-    this.keptChars -= this.texts[slot]?.length ?? 0;
-    this.texts[slot] = undefined;
+    this.keptBytes -= (this.ends[slot] ?? 0) - (this.starts[slot] ?? 0);
+    this.chunks[slot] = undefined;
     this.head += 1;
   }
 
@@ -69,7 +91,8 @@ export class OutputRing {
     const lines: OutputLine[] = [];
     for (let index = start; index < end; index += 1) {
       const slot = index % this.capacityLines;
-      lines.push({ stream: this.streams[slot] === 0 ? "stdout" : "stderr", text: this.texts[slot] ?? "" });
+      const text = this.chunks[slot]?.toString("utf8", this.starts[slot], this.ends[slot]) ?? "";
+      lines.push({ stream: this.streams[slot] === 0 ? "stdout" : "stderr", text });
     }
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
   }
@@ -89,7 +112,8 @@ export class OutputRing {
     return this.head;
   }
 
-  get charsKept(): number {
-    return this.keptChars;
+  /** Bytes of line text kept (chunks shared with evicted lines are not counted). */
+  get bytesKept(): number {
+    return this.keptBytes;
   }
 }

@@ -1,11 +1,12 @@
 import type { ChildExit, TraceChild } from "../bpftrace/host.js";
+import type { OutputChannel } from "../bpftrace/output-channel.js";
 import { parseAttachLine } from "../bpftrace/version.js";
 import type { Logger } from "../logger.js";
 import type { Execution, ExecutionStatus, StopReason } from "./execution.js";
 import { LineSplitter } from "./line-splitter.js";
 
 export interface SupervisorOptions {
-  maxLineChars: number;
+  maxLineBytes: number;
   /** Longest time bpftrace may take to compile and report its probes attached before it is stopped. */
   attachLimitMs: number;
   /** How long bpftrace may print its maps after SIGINT before it is forced. */
@@ -72,14 +73,16 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     resolveAttached();
     return true;
   };
-  const stdoutLines = new LineSplitter(options.maxLineChars, (text) => {
-    if (!execution.attached && markAttached(text)) return;
-    execution.appendLine("stdout", text);
+  // stdout lines are decoded only until bpftrace reports attached; after that they are stored as bytes.
+  const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, start, end) => {
+    if (!execution.attached && markAttached(bytes.toString("utf8", start, end))) return;
+    execution.appendBytes("stdout", bytes, start, end);
   });
-  const stderrLines = new LineSplitter(options.maxLineChars, (text) => {
+  const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, start, end) => {
+    const text = bytes.toString("utf8", start, end);
     if (MEMLOCK_NOISE.test(text)) return;
     if (!execution.attached && markAttached(text)) return;
-    execution.appendLine("stderr", text);
+    execution.appendStderr(text, bytes, start, end);
   });
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
   const activity = { chunks: 0 };
@@ -203,16 +206,11 @@ function describeExit(exitCode: number | null, signal: string | null): string {
 }
 
 /** Feeds a pipe into its line splitter in whole chunks, waking pollers once per chunk. */
-function pump(stream: NodeJS.ReadableStream, splitter: LineSplitter, execution: Execution, activity: { chunks: number }): Promise<void> {
-  return new Promise((resolve) => {
-    stream.on("data", (chunk: Buffer) => {
-      activity.chunks += 1;
-      splitter.write(chunk);
-      execution.notify();
-    });
-    stream.once("end", resolve);
-    stream.once("close", resolve);
-    stream.once("error", () => resolve());
+function pump(channel: OutputChannel, splitter: LineSplitter, execution: Execution, activity: { chunks: number }): Promise<void> {
+  return channel.pump((chunk) => {
+    activity.chunks += 1;
+    splitter.write(chunk);
+    execution.notify();
   });
 }
 

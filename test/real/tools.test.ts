@@ -1,4 +1,4 @@
-import { openSync, closeSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { openSync, closeSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -151,6 +151,34 @@ describeReal("the server against the real bpftrace", () => {
     expect((structured(result).lines ?? []).some((line) => /^@n: \d+$/.test(line.text))).toBe(true);
     expect(structured(result).status).toBe("running");
     await server.call("stop_execution", { execution_id: executionId });
+  });
+
+  it("runs bpftrace at the configured nice value, writing into a pipe the server reads in batches", async () => {
+    const marker = `fifo-${process.pid}-${Date.now()}`;
+    // 20 lines every millisecond: 20k lines a second, each written by bpftrace on its own.
+    const program = `interval:ms:1 { $i = 0; while ($i < 20) { printf("${marker} %d\\n", $i); $i++; } }`;
+    const started = await server.call("exec_program", { program, timeout: 2 });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    const executionId = structured(started).execution_id as string;
+    const [pid] = bpftraceProcessesWith(marker);
+    expect(pid, "the bpftrace process of this trace").toBeDefined();
+    // Field 19 of /proc/PID/stat is the nice value; fields are counted after the ')' that ends the command name.
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(10);
+    expect(readlinkSync(`/proc/${String(pid)}/fd/1`)).toMatch(/\/bpftrace-mcp-[^/]+\/out\d+ \(deleted\)$|^pipe:/);
+    const ended = await server.call("get_result", { execution_id: executionId, wait_seconds: 10, offset: 1_000_000 });
+    expect(structured(ended).status).toBe("timed_out");
+    const total = structured(ended).lines_total as number;
+    expect(total).toBeGreaterThan(20_000);
+    // Every line arrived whole: no line torn or merged where one read of the pipe ended and the next began.
+    const texts: string[] = [];
+    for (let offset = 0; offset < total; offset += 1000) {
+      const page = await server.call("get_result", { execution_id: executionId, offset, limit: 1000 });
+      texts.push(...(structured(page).lines ?? []).map((line) => line.text));
+    }
+    const printed = texts.filter((text) => text.startsWith(marker));
+    expect(printed.length).toBeGreaterThan(20_000);
+    expect(printed.filter((text) => !new RegExp(`^${marker} (1?[0-9])$`).test(text))).toEqual([]);
   });
 
   it("refuses a fifth concurrent trace with a clear error", async () => {

@@ -71,18 +71,18 @@ describe("the sudo password stays out of logs, errors and argv", () => {
     expect(message).not.toContain(PASSWORD);
   });
 
-  it("is read from a .env file, which is flagged when others can read it", () => {
+  it("is read from a .env file, which is flagged when others can read it", async () => {
     const file = join(directory, "password.env");
     writeFileSync(file, `BPFTRACE_PASSWD='${PASSWORD}'\n`);
     chmodSync(file, 0o644);
     const open: NodeJS.ProcessEnv = {};
-    expect(loadEnvFile(file, open, directory)).toMatchObject({ path: file, tooOpen: true });
+    expect(await loadEnvFile(file, open, directory)).toMatchObject({ path: file, tooOpen: true });
     expect(open.BPFTRACE_PASSWD).toBe(PASSWORD);
     chmodSync(file, 0o600);
-    expect(loadEnvFile(file, {}, directory).tooOpen).toBe(false);
+    expect((await loadEnvFile(file, {}, directory)).tooOpen).toBe(false);
     const noPassword = join(directory, "settings.env");
     writeFileSync(noPassword, "LOG_LEVEL=debug\n", { mode: 0o644 });
     chmodSync(noPassword, 0o644);
-    expect(loadEnvFile(noPassword, {}, directory).tooOpen).toBe(false);
+    expect((await loadEnvFile(noPassword, {}, directory)).tooOpen).toBe(false);
   });
 });

@@ -40,15 +40,15 @@ describe("OutputRing", () => {
     expect(ring.read(50, 10)).toEqual({ firstIndex: 50, lines: [], skipped: 0 });
   });
 
-  it("evicts by characters when lines are large", () => {
+  it("evicts by bytes when lines are large", () => {
     const ring = new OutputRing(1000, 25);
     for (let index = 0; index < 5; index += 1) ring.push("stdout", "0123456789");
-    expect(ring.charsKept).toBeLessThanOrEqual(25);
+    expect(ring.bytesKept).toBeLessThanOrEqual(25);
     expect(ring.linesDropped).toBe(3);
     expect(ring.read(0, 10).lines).toHaveLength(2);
   });
 
-  it("keeps a single line larger than the character cap rather than losing it", () => {
+  it("keeps a single line larger than the byte cap rather than losing it", () => {
     const ring = new OutputRing(10, 5);
     ring.push("stdout", "abcdefghij");
     expect(ring.read(0, 1).lines[0]?.text).toBe("abcdefghij");
@@ -58,5 +58,18 @@ describe("OutputRing", () => {
     const ring = new OutputRing(7, 1_000_000);
     fill(ring, 10_003);
     expect(ring.read(0, 100).lines.map((line) => line.text)).toEqual(Array.from({ length: 7 }, (_, index) => `line ${9996 + index}`));
+  });
+
+  it("stores lines as ranges of a shared chunk and decodes them on read", () => {
+    const ring = new OutputRing(3, 1_000_000);
+    const chunk = Buffer.from("alpha\nbéta\ngamma\ndelta\n");
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+      ring.pushBytes("stdout", chunk, start, newline);
+      start = newline + 1;
+    }
+    expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["béta", "gamma", "delta"]);
+    // "béta" is 5 bytes: the cap counts bytes, not characters.
+    expect(ring.bytesKept).toBe(5 + 5 + 5);
   });
 });

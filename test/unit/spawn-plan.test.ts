@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildSpawnPlan } from "../../src/bpftrace/command.js";
+import { buildSpawnPlan, withNice } from "../../src/bpftrace/command.js";
 import { withDeadlineGuard } from "../../src/bpftrace/deadline-guard.js";
 
 const config = { childEnv: {}, sudoPassword: "hunter2-secret" };
@@ -41,5 +41,20 @@ describe("withDeadlineGuard", () => {
   it("keeps the user's line numbers by appending after a final newline", () => {
     const guarded = withDeadlineGuard("BEGIN {\n}\n", 1000);
     expect(guarded.split("\n").slice(0, 2)).toEqual(["BEGIN {", "}"]);
+  });
+
+  it("lowers a trace's priority through nice, which then execs sudo with its arguments unchanged", () => {
+    const plan = buildSpawnPlan("sudo-nopasswd", "/usr/bin/bpftrace", ["-e", "BEGIN {}"], { ...config, sudoPassword: "" });
+    const niced = withNice(plan, "/usr/bin/nice", 10);
+    expect(niced.file).toBe("/usr/bin/nice");
+    expect(niced.args).toEqual(["-n", "10", "--", "sudo", "-n", "--", "/usr/bin/bpftrace", "-e", "BEGIN {}"]);
+    expect(niced.stdinText).toBe(plan.stdinText);
+    expect(niced.env).toEqual(plan.env);
+  });
+
+  it("leaves the plan alone at nice 0 or without a nice executable", () => {
+    const plan = buildSpawnPlan("root", "/usr/bin/bpftrace", ["-l"], config);
+    expect(withNice(plan, "/usr/bin/nice", 0)).toEqual(plan);
+    expect(withNice(plan, null, 10)).toEqual(plan);
   });
 });

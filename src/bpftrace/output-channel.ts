@@ -1,0 +1,82 @@
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from "node:net";
+import type { Readable } from "node:stream";
+
+/** One output pipe of a child, read in whole chunks. */
+export interface OutputChannel {
+  /** Passes every chunk read to `onChunk` (the buffer may be reused once it returns); resolves at the end of the output. */
+  pump(onChunk: (chunk: Buffer) => void): Promise<void>;
+  /** Stops reading and closes the pipe. */
+  destroy(): void;
+}
+
+/** A channel over an ordinary Node stream (the child's stderr, or stdout when no FIFO could be made). */
+export function streamChannel(stream: Readable | null | undefined): OutputChannel {
+  return {
+    pump: (onChunk) =>
+      new Promise((resolve) => {
+        if (!stream) {
+          resolve();
+          return;
+        }
+        stream.on("data", onChunk);
+        stream.once("end", resolve);
+        stream.once("close", resolve);
+        stream.once("error", () => resolve());
+      }),
+    destroy: () => stream?.destroy(),
+  };
+}
+
+const READ_BUFFER_BYTES = 64 * 1024;
+// After a read that emptied the pipe, wait this long before the next: a flooding trace is then read in
+// a few hundred large chunks per second instead of one wake-up per line. The first line of a quiet
+// trace is still read at once; later ones at most this late.
+const BATCH_MS = 2;
+// A read that brought at least this much means the pipe fills fast: read again at once, so bpftrace never blocks.
+const FAST_READ_BYTES = READ_BUFFER_BYTES / 4;
+
+/** A channel over the read end of a FIFO (see FifoPool), read into one reused buffer, in batches. */
+export function fifoChannel(readFd: number): OutputChannel {
+  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  // Reading starts with the socket: anything read before pump() is called is copied and kept for it.
+  const early: Buffer[] = [];
+  let deliver: (chunk: Buffer) => void = (chunk) => early.push(Buffer.from(chunk));
+  let resumeTimer: NodeJS.Timeout | null = null;
+  // `onread` (one reused buffer, pause by returning false) is accepted by the constructor since Node 12; @types/node only lists it for connect().
+  const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+    fd: readFd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer,
+      callback: (bytes: number, chunk: Uint8Array): boolean => {
+        deliver(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
+        if (bytes >= FAST_READ_BYTES) return true;
+        resumeTimer = setTimeout(() => {
+          resumeTimer = null;
+          if (!socket.destroyed) socket.resume();
+        }, BATCH_MS);
+        // false pauses reading until the timer resumes it.
+        return false;
+      },
+    },
+  };
+  const socket = new Socket(options);
+  const ended = new Promise<void>((resolve) => {
+    socket.once("end", resolve);
+    socket.once("close", resolve);
+    socket.once("error", () => resolve());
+  });
+  return {
+    pump: (onChunk) => {
+      for (const chunk of early.splice(0)) onChunk(chunk);
+      deliver = onChunk;
+      socket.resume();
+      return ended;
+    },
+    destroy: () => {
+      if (resumeTimer !== null) clearTimeout(resumeTimer);
+      socket.destroy();
+    },
+  };
+}
