@@ -1,4 +1,6 @@
 // Figure 3: how long get_result and tools/list take while four traces flood output, against idle.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
@@ -13,6 +15,7 @@ const PAGE = 1_000;
 // A pause between requests, as a polling client makes: back-to-back requests would spend a core on the client alone.
 const PACE_MS = 10;
 // Prints a little over PAGE lines and exits: the idle side reads a page of the same size.
+const BYSTANDER = fileURLToPath(new URL("./bystander.mjs", import.meta.url));
 const PAGE_PROGRAM = `interval:ms:5 { $i = 0; while ($i < 100) { printf("line %d\\n", $i); $i++; } @n++; if (@n >= 12) { exit(); } }\n`;
 
 async function timed(action) {
@@ -23,6 +26,10 @@ async function timed(action) {
 
 /** Requests for `seconds`, PACE_MS apart, alternating get_result (a PAGE-line tail) and tools/list. */
 async function sampleWindow(server, executionIds, seconds) {
+  // Runs beside the requests for the same window: how late the machine lets any light process run.
+  const bystander = new Promise((resolve, reject) => {
+    execFile(process.execPath, [BYSTANDER, String(seconds)], (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))));
+  });
   const before = await server.readProbe();
   const machineBefore = cpuTimes();
   const schedBefore = schedStat(server.pid);
@@ -47,6 +54,7 @@ async function sampleWindow(server, executionIds, seconds) {
   return {
     getResult,
     toolsList,
+    bystander: await bystander,
     serverCpuShare: cpuMs / windowMs,
     machineBusy,
     // Time the server's main thread was ready to run but had no CPU, per millisecond of the window.
@@ -100,6 +108,7 @@ export async function measureResponsiveness({ runs, seconds, log }) {
       loopDelayP99Ms: summarize(windows[side].map((window) => window.loopDelayMs.p99)),
       loopDelayMaxMs: summarize(windows[side].map((window) => window.loopDelayMs.max)),
       gcPauseMaxMs: summarize(windows[side].map((window) => window.gcPauses.maxMs)),
+      bystanderP99Ms: summarize(windows[side].map((window) => window.bystander.p99)),
     };
   };
   return { floods: FLOODS, pageLines: PAGE, floodProgram: floodProgram(FLOOD_PER_FIRE), floodLinesPerSecond: floodLinesPerSecond / runs, idle: describe("idle"), flood: describe("flood") };

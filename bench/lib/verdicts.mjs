@@ -16,7 +16,7 @@ export const TARGETS = {
 export const FAR_OFF = {
   startLatency: "> 2× + 50 ms",
   throughput: "every round < 0.80×, or any line lost by server",
-  responsiveness: "p99 > 100 ms in most windows",
+  responsiveness: "p99 > 100 ms in most windows and > 5× a bystander process's p99 delay",
   memory: "RSS > 200 MB",
   coldStart: "> 2× reference",
 };
@@ -39,6 +39,15 @@ export function serverLost(throughputEntry) {
 /** The worse (higher) pooled p99 of get_result and tools/list under flood. */
 export function floodP99(responsiveness) {
   return Math.max(responsiveness.flood.getResult.pooled.p99, responsiveness.flood.toolsList.pooled.p99);
+}
+
+/**
+ * How late a light bystander process ran during the floods (median over windows of its p99): the
+ * delay the machine imposes on any process. On a 2-core VM the floods' BPF programs run in interrupt
+ * context, which no priority setting can keep off the CPUs; CI is only failed for latency beyond that.
+ */
+export function bystanderP99(responsiveness) {
+  return responsiveness.flood.bystanderP99Ms?.median ?? 0;
 }
 
 /** The worse median, over flood windows, of each window's p99: one window disturbed by the machine does not move it. */
@@ -78,8 +87,10 @@ export function farOff(results) {
     if (entry.ratio.max < 0.8) problems.push(`throughput ${entry.name}: ${entry.ratio.max.toFixed(2)}× the minimal reader at best (every round < 0.80×)`);
     if (serverLost(entry) > 0) problems.push(`throughput ${entry.name}: the server lost ${serverLost(entry)} line(s)`);
   }
-  if (results.responsiveness && typicalFloodP99(results.responsiveness) > 100) {
-    problems.push(`responsiveness: p99 ${typicalFloodP99(results.responsiveness).toFixed(0)} ms under flood in the median window (> 100 ms)`);
+  if (results.responsiveness && typicalFloodP99(results.responsiveness) > Math.max(100, 5 * bystanderP99(results.responsiveness))) {
+    problems.push(
+      `responsiveness: p99 ${typicalFloodP99(results.responsiveness).toFixed(0)} ms under flood in the median window (> 100 ms, and > 5 × the ${bystanderP99(results.responsiveness).toFixed(0)} ms a bystander process waited)`,
+    );
   }
   const memory = results.memory;
   if (memory) {

@@ -31,8 +31,9 @@ const READ_BUFFER_BYTES = 64 * 1024;
 // After a read that emptied the pipe, wait this long before the next: a flooding trace is then read in
 // a few hundred large chunks per second instead of one wake-up per line. The first line of a quiet
 // trace is still read at once; later ones at most this late.
-const BATCH_MS = 2;
-// A read that brought at least this much means the pipe fills fast: read again at once, so bpftrace never blocks.
+const BATCH_MS = 5;
+// A read that brought at least this much means the pipe fills fast: read again as soon as the event
+// loop has served whatever else is waiting (requests, other traces), so bpftrace never blocks for long.
 const FAST_READ_BYTES = READ_BUFFER_BYTES / 4;
 
 /** A channel over the read end of a FIFO (see FifoPool), read into one reused buffer, in batches. */
@@ -42,6 +43,12 @@ export function fifoChannel(readFd: number): OutputChannel {
   const early: Buffer[] = [];
   let deliver: (chunk: Buffer) => void = (chunk) => early.push(Buffer.from(chunk));
   let resumeTimer: NodeJS.Timeout | null = null;
+  let resumeImmediate: NodeJS.Immediate | null = null;
+  const resume = (): void => {
+    resumeTimer = null;
+    resumeImmediate = null;
+    if (!socket.destroyed) socket.resume();
+  };
   // `onread` (one reused buffer, pause by returning false) is accepted by the constructor since Node 12; @types/node only lists it for connect().
   const options: SocketConstructorOpts & { onread: OnReadOpts } = {
     fd: readFd,
@@ -51,12 +58,10 @@ export function fifoChannel(readFd: number): OutputChannel {
       buffer,
       callback: (bytes: number, chunk: Uint8Array): boolean => {
         deliver(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
-        if (bytes >= FAST_READ_BYTES) return true;
-        resumeTimer = setTimeout(() => {
-          resumeTimer = null;
-          if (!socket.destroyed) socket.resume();
-        }, BATCH_MS);
-        // false pauses reading until the timer resumes it.
+        // Always pause (false): libuv would otherwise read a fast pipe up to 32 times in a row, and
+        // the event loop would serve no request until that backlog was processed.
+        if (bytes >= FAST_READ_BYTES) resumeImmediate = setImmediate(resume);
+        else resumeTimer = setTimeout(resume, BATCH_MS);
         return false;
       },
     },
@@ -76,6 +81,7 @@ export function fifoChannel(readFd: number): OutputChannel {
     },
     destroy: () => {
       if (resumeTimer !== null) clearTimeout(resumeTimer);
+      if (resumeImmediate !== null) clearImmediate(resumeImmediate);
       socket.destroy();
     },
   };

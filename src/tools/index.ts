@@ -10,6 +10,7 @@ import { registerGetResultTool } from "./get-result.js";
 import { registerListExecutionsTool } from "./list-executions.js";
 import { registerListProbesTool } from "./list-probes.js";
 import { registerStopExecutionTool } from "./stop-execution.js";
+import { cacheToolList } from "./tool-list-cache.js";
 
 /** Every tool, in the order clients list them. */
 export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
@@ -27,4 +28,5 @@ export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
 
 export function registerTools(server: McpServer, context: ToolContext): void {
   for (const register of TOOL_REGISTRARS) register(server, context);
+  cacheToolList(server);
 }

@@ -74,6 +74,14 @@ describe("bench verdicts", () => {
     expect(farOff(results({ responsiveness: oneBadWindow }))).toEqual([]);
   });
 
+  it("fails --short responsiveness only beyond what the machine imposes on a bystander process", () => {
+    const slow = (bystander: number) => ({ flood: { getResult: latency(150), toolsList: { ...latency(160), p99: summary(160) }, bystanderP99Ms: summary(bystander) } });
+    expect(farOff(results({ responsiveness: slow(10) }))).toEqual([
+      "responsiveness: p99 160 ms under flood in the median window (> 100 ms, and > 5 × the 10 ms a bystander process waited)",
+    ]);
+    expect(farOff(results({ responsiveness: slow(40) }))).toEqual([]);
+  });
+
   it("skips figures that were not measured", () => {
     expect(judgeTargets({ coldStart: results().coldStart })).toEqual({ coldStart: true });
   });

@@ -97,7 +97,7 @@ describe("fifoChannel", () => {
 
   it("reads a stream of small writes in batches, not one wake-up per write", async () => {
     // One line every 0.2 ms for 400 ms: a reader woken per write sees about 2000 chunks; one that
-    // waits 2 ms after emptying the pipe sees at most about 200.
+    // waits 5 ms after emptying the pipe sees at most about 80.
     const script = `const fs = require("fs"); const end = Date.now() + 400; let i = 0;
       while (Date.now() < end) { fs.writeSync(1, "x" + (i++) + "\\n"); const t = process.hrtime.bigint(); while (process.hrtime.bigint() - t < 200000n); }
       fs.writeSync(2, String(i));`;
