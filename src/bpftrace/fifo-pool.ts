@@ -36,14 +36,18 @@ export class FifoPool {
 
   /** Starts making FIFOs in the background. */
   warm(): void {
-    void this.fill();
+    this.topUp();
   }
 
   /** A FIFO for one child (the caller owns both fds), or null when none can be made here. */
   async take(): Promise<FifoPair | null> {
-    if (this.spare.length === 0) await this.fill();
+    if (this.spare.length === 0) {
+      this.topUp();
+      await this.filling;
+    }
     const pair = this.spare.pop() ?? null;
-    if (this.spare.length === 0) void this.fill();
+    // Replaced in the background: the pool stays at its size, so the server's fd count is steady.
+    this.topUp();
     return pair;
   }
 
@@ -53,9 +57,9 @@ export class FifoPool {
     for (const pair of this.spare.splice(0)) closePair(pair);
   }
 
-  private fill(): Promise<void> {
-    if (this.unavailable || this.closed) return Promise.resolve();
-    this.filling ??= makeFifos(Math.max(1, this.size - this.spare.length))
+  private topUp(): void {
+    if (this.filling !== null || this.unavailable || this.closed || this.spare.length >= this.size) return;
+    this.filling = makeFifos(this.size - this.spare.length)
       .then(
         (pairs) => {
           if (this.closed) pairs.forEach(closePair);
@@ -68,8 +72,9 @@ export class FifoPool {
       )
       .finally(() => {
         this.filling = null;
+        // Takes made while this batch was being made.
+        this.topUp();
       });
-    return this.filling;
   }
 }
 

@@ -182,6 +182,11 @@ function classifyEnd(execution: Execution, exit: ChildExit, endedAt: number): Ex
     execution.error = `bpftrace had not attached its probes after ${Math.round((endedAt - execution.startedAt) / 1000)} s${stderrText ? `: ${stderrText}` : ""}`;
     return "failed";
   }
+  // 126/127: the exec of bpftrace itself failed (by nice(1), which starts it), e.g. the binary went away.
+  if (!execution.attached && (exitCode === 126 || exitCode === 127) && stderrText) {
+    execution.error = `bpftrace could not be started: ${stderrText}`;
+    return "failed";
+  }
   if (!execution.attached && exitCode !== 0) {
     execution.error = stderrText || describeExit(exitCode, signal);
     return "failed";

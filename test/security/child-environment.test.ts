@@ -1,7 +1,7 @@
 // What the root bpftrace inherits from the server: nothing of its environment but PATH, the C locale
 // and the BPFTRACE_* variables the operator listed; cwd /; stdin /dev/null in root mode.
 import { randomBytes } from "node:crypto";
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bpftraceProcessesWith } from "../helpers/processes.js";
 import { describeReal } from "../helpers/real-bpftrace.js";
@@ -65,8 +65,10 @@ describeReal("bpftrace's environment, working directory and stdin", () => {
   it("runs in / with stdin on /dev/null and output on anonymous pipes to the server", () => {
     expect(readlinkSync(`/proc/${bpftracePid}/cwd`)).toBe("/");
     expect(readlinkSync(`/proc/${bpftracePid}/fd/0`)).toBe("/dev/null");
-    // libuv makes stdio "pipes" from socketpairs: either way an anonymous channel, never a terminal.
-    expect(readlinkSync(`/proc/${bpftracePid}/fd/1`)).toMatch(/^(?:pipe|socket):\[\d+\]$/);
+    // stdout is a FIFO whose name was removed as soon as both ends were open: no one else can open it.
+    expect(readlinkSync(`/proc/${bpftracePid}/fd/1`)).toMatch(/^\/.*\/bpftrace-mcp-[^/]+\/out\d+ \(deleted\)$/);
+    expect(statSync(`/proc/${bpftracePid}/fd/1`).isFIFO()).toBe(true);
+    // stderr: libuv makes stdio "pipes" from socketpairs; either way an anonymous channel, never a terminal.
     expect(readlinkSync(`/proc/${bpftracePid}/fd/2`)).toMatch(/^(?:pipe|socket):\[\d+\]$/);
   });
 
