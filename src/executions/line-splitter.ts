@@ -27,7 +27,9 @@ export class LineSplitter {
   /** Feeds one chunk (copied: the caller may reuse its buffer) and emits every line it finishes. */
   write(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    const owned = Buffer.allocUnsafe(chunk.length);
+    // Not from Node's shared 8 KiB pool: a kept line would pin a whole pool slab (other data included)
+    // for as long as its execution is retained.
+    const owned = Buffer.allocUnsafeSlow(chunk.length);
     chunk.copy(owned);
     let position = 0;
     for (;;) {
