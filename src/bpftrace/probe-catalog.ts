@@ -3,7 +3,9 @@ import type { Logger } from "../logger.js";
 import { checkProbeFilter } from "../policy/index.js";
 import type { BpftraceHost } from "./host.js";
 import { firstLines } from "./host.js";
+import { indexProbes } from "./probe-match.js";
 import { matchProbes, parseProbeDetails, parseProbeList, parseStructLayout, probeType, type ProbeDetail } from "./parse-probes.js";
+import { listsTracepointsLikeThis, matchAvailableEvents, readAvailableEvents, tracepointSearch } from "./tracefs-events.js";
 
 // Providers a plain `bpftrace -l` cannot list in full: uprobes and USDT need a binary, and 0.17 lists
 // software/hardware events only as placeholders. Their filters go to bpftrace itself.
@@ -12,13 +14,21 @@ const LISTED_BY_FILTER = new Set(["uprobe", "uretprobe", "usdt", "u", "ur", "U",
 // (0.17 aborts or echoes the pattern for bare words and wildcard providers, so only literal providers).
 const FILTERABLE_BY_BPFTRACE = new Set(["tracepoint", "t", "kprobe", "k", "kretprobe", "kr", "rawtracepoint", "rt", "iter", "it"]);
 const LIST_TIMEOUT_MS = 60_000;
+/**
+ * The full `bpftrace -l` starts this long after a first filtered answer rather than while it is
+ * being written and delivered: on a 2-core machine it would compete with that for the CPU.
+ */
+const WARM_DELAY_MS = 250;
 /** A `-lv` call for more probes than this is refused: the output would flood the assistant's context. */
 export const MAX_VERBOSE_PROBES = 50;
 
 export interface ProbeListing {
   probes: string[];
-  /** Where the answer came from: the cached full list, or bpftrace run with this filter. */
-  source: "cache" | "bpftrace";
+  /**
+   * Where the answer came from: the cached full list, bpftrace run with this filter, or the tracefs
+   * file bpftrace itself would read for it (a first tracepoint search).
+   */
+  source: "cache" | "bpftrace" | "tracefs";
 }
 
 /**
@@ -26,8 +36,9 @@ export interface ProbeListing {
  * memory afterwards; arguments from `bpftrace -lv` are cached per probe.
  */
 export class ProbeCatalog {
-  private allProbes: string[] | null = null;
-  private loading: Promise<string[]> | null = null;
+  private allProbes: readonly string[] | null = null;
+  private loading: Promise<readonly string[]> | null = null;
+  private warmTimer: NodeJS.Timeout | null = null;
   private readonly details = new Map<string, ProbeDetail>();
 
   constructor(
@@ -43,10 +54,13 @@ export class ProbeCatalog {
     }
     if (this.allProbes) return { probes: matchProbes(this.allProbes, filter), source: "cache" };
     if (filter !== undefined && !this.loading && FILTERABLE_BY_BPFTRACE.has(probeType(filter))) {
-      // First call: answer from a filtered bpftrace run (as fast as bpftrace itself), then warm the cache.
-      const probes = await this.listDirect(filter);
-      this.warm();
-      return { probes, source: "bpftrace" };
+      // First call: answer what `bpftrace -l FILTER` would (from the file it reads, or by running
+      // it), then warm the cache once the answer is out.
+      const fromTracefs = await this.listFromTracefs(filter);
+      const listing: ProbeListing = fromTracefs ? { probes: fromTracefs, source: "tracefs" } : { probes: await this.listDirect(filter), source: "bpftrace" };
+      this.logger.debug({ filter, probes: listing.probes.length, source: listing.source }, "first probe search answered");
+      this.warmSoon();
+      return listing;
     }
     return { probes: matchProbes(await this.loadAll(), filter), source: "cache" };
   }
@@ -82,19 +96,47 @@ export class ProbeCatalog {
     this.loadAll().catch((error: unknown) => this.logger.warn({ err: String(error) }, "probe list could not be loaded"));
   }
 
+  /** Warms the cache shortly, off the path of the answer being sent. */
+  private warmSoon(): void {
+    if (this.warmTimer || this.allProbes) return;
+    this.warmTimer = setTimeout(() => {
+      this.warmTimer = null;
+      this.warm();
+    }, WARM_DELAY_MS);
+    this.warmTimer.unref();
+  }
+
+  /**
+   * `bpftrace -l 'tracepoint:CATEGORY:EVENT'` answered from tracefs `available_events`, as the
+   * bpftrace releases checked against it do; null when it cannot be (another filter or release,
+   * or the file is not readable by this process, as under sudo), and bpftrace must run.
+   * Readiness is still awaited, so a bpftrace that cannot run is reported exactly as before.
+   */
+  private async listFromTracefs(filter: string): Promise<string[] | null> {
+    const search = tracepointSearch(filter);
+    if (search === null) return null;
+    const [host, events] = await Promise.all([this.host.ensureReady(), readAvailableEvents()]);
+    if (events === null || !listsTracepointsLikeThis(host.version)) return null;
+    return matchAvailableEvents(events, search);
+  }
+
   private servedFromFullList(filter: string): boolean {
     return !filter.includes(":") || !LISTED_BY_FILTER.has(probeType(filter));
   }
 
-  private loadAll(): Promise<string[]> {
+  private loadAll(): Promise<readonly string[]> {
     if (this.allProbes) return Promise.resolve(this.allProbes);
     this.loading ??= this.host
       .run(["-l"], LIST_TIMEOUT_MS)
       .then((result) => {
         if (result.exitCode !== 0) throw listingError(result.stderr);
-        this.allProbes = parseProbeList(result.stdout);
-        this.logger.info({ probes: this.allProbes.length }, "probe list cached");
-        return this.allProbes;
+        // Frozen: never changed, so the search index built for it never needs checking again.
+        const probes = Object.freeze(parseProbeList(result.stdout));
+        this.allProbes = probes;
+        this.logger.info({ probes: probes.length }, "probe list cached");
+        // Index it now, between requests, rather than on the second search.
+        setImmediate(() => indexProbes(probes));
+        return probes;
       })
       .finally(() => {
         this.loading = null;
