@@ -8,6 +8,7 @@ import type { Logger } from "../logger.js";
 import { buildSpawnPlan, SAFE_PATH, withNice, type PrivilegeMode } from "./command.js";
 import { FifoPool } from "./fifo-pool.js";
 import { fifoChannel, streamChannel, type OutputChannel } from "./output-channel.js";
+import { runCommand } from "./run-command.js";
 import { classifySudoFailure } from "./sudo-errors.js";
 import { parseVersion, versionTraits, type BpftraceVersion, type VersionTraits } from "./version.js";
 
@@ -51,6 +52,7 @@ export interface RunResult {
 }
 
 // execa (over 100 modules) is loaded on first use, not at start-up: the server answers `initialize` sooner.
+const EXECA_PRELOAD_DELAY_MS = 1_000;
 let execaModule: Promise<typeof import("execa")> | undefined;
 export const loadExeca = (): Promise<typeof import("execa")> => (execaModule ??= import("execa"));
 
@@ -154,6 +156,8 @@ export class BpftraceHost {
     const version = parseVersion(result.stdout) ?? parseVersion(result.stderr);
     this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user, niceFile: resolveExecutable("nice", SAFE_PATH) };
     this.fifos.warm();
+    // Loaded before the first trace needs it, but not in the way of the answer this check unblocks.
+    setTimeout(() => void loadExeca(), EXECA_PRELOAD_DELAY_MS).unref();
     this.logger.info({ mode, bpftraceFile, version: version?.text ?? null }, "bpftrace is ready");
     return this.ready;
   }
@@ -222,40 +226,16 @@ export class BpftraceHost {
   }
 
   private async runWith(mode: PrivilegeMode, bpftraceFile: string, bpftraceArgs: readonly string[], timeoutMs: number): Promise<RunResult> {
-    const plan = buildSpawnPlan(mode, bpftraceFile, bpftraceArgs, this.config);
-    const { execa } = await loadExeca();
-    const subprocess = execa(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: plan.env,
-      extendEnv: false,
-      stdin: plan.stdinText === null ? "ignore" : "pipe",
-      reject: false,
-      timeout: timeoutMs,
-      // SIGTERM is relayed by sudo; the force-kill only follows if bpftrace ignored it.
-      killSignal: "SIGTERM",
-      forceKillAfterDelay: 5_000,
-      maxBuffer: 256 * 1024 * 1024,
-      stripFinalNewline: false,
-      all: true,
-    });
-    writeSecretToStdin(subprocess, plan.stdinText);
-    const result = await subprocess;
-    if (result.exitCode === undefined && result.signal === undefined && !result.timedOut) {
-      const failure = spawnFailure(result);
-      if (mode !== "root" && /ENOENT/.test(failure)) {
+    const result = await runCommand(buildSpawnPlan(mode, bpftraceFile, bpftraceArgs, this.config), timeoutMs);
+    if (result.spawnError !== null) {
+      if (mode !== "root" && /ENOENT/.test(result.spawnError)) {
         throw new BpftraceMcpError("SUDO_NOT_FOUND", "The server is not root and sudo is not installed.", {
           hint: "Install sudo and allow this user to run bpftrace (see SECURITY.md), or run the server as root.",
         });
       }
-      throw new BpftraceMcpError("BPFTRACE_FAILED", `Could not start bpftrace: ${failure}`, { hint: "Check BPFTRACE_PATH and the file's permissions." });
+      throw new BpftraceMcpError("BPFTRACE_FAILED", `Could not start bpftrace: ${result.spawnError}`, { hint: "Check BPFTRACE_PATH and the file's permissions." });
     }
-    return {
-      exitCode: result.exitCode ?? null,
-      stdout: String(result.stdout ?? ""),
-      stderr: String(result.stderr ?? ""),
-      all: String(result.all ?? ""),
-      timedOut: result.timedOut,
-    };
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, all: result.all, timedOut: result.timedOut };
   }
 }
 
