@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { collectDoctorReport, type DoctorReport } from "../doctor/index.js";
+import type { DoctorReport } from "../doctor/index.js";
 import { BpftraceMcpError, toolResult } from "../errors.js";
 import { runTool, type ToolRegistrar } from "./context.js";
 
@@ -40,7 +40,8 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
     async () =>
       runTool(context, "bpf_info", async () => {
         // Read once per server: the machine's setup does not change under a session.
-        doctorReport ??= collectDoctorReport(context.config, { host: context.host, logger: context.logger });
+        // The doctor's modules load on first use, not at start-up.
+        doctorReport ??= import("../doctor/index.js").then(({ collectDoctorReport }) => collectDoctorReport(context.config, { host: context.host, logger: context.logger }));
         const host = await context.host.ensureReady().catch(async (error: unknown) => {
           if (!(error instanceof BpftraceMcpError)) throw error;
           // Cannot trace: say why, with everything the doctor knows about this machine.
