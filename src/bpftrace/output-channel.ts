@@ -28,9 +28,10 @@ export function streamChannel(stream: Readable | null | undefined): OutputChanne
 }
 
 const READ_BUFFER_BYTES = 64 * 1024;
-// After a read that emptied the pipe, wait this long before the next: a flooding trace is then read in
-// a few hundred large chunks per second instead of one wake-up per line. The first line of a quiet
-// trace is still read at once; later ones at most this late.
+// While output keeps coming (a read less than 2 × BATCH_MS after the previous one), wait this long
+// after each read before the next: a flooding trace is then read in a few hundred large chunks per
+// second instead of one wake-up per line. Output after a quiet spell (the first line of a trace, a
+// line a second) is read the moment it is written.
 const BATCH_MS = 5;
 // A read that brought at least this much means the pipe fills fast: read again as soon as the event
 // loop has served whatever else is waiting (requests, other traces), so bpftrace never blocks for long.
@@ -42,6 +43,7 @@ export function fifoChannel(readFd: number): OutputChannel {
   // Reading starts with the socket: anything read before pump() is called is copied and kept for it.
   const early: Buffer[] = [];
   let deliver: (chunk: Buffer) => void = (chunk) => early.push(Buffer.from(chunk));
+  let lastReadAt = Number.NEGATIVE_INFINITY;
   let resumeTimer: NodeJS.Timeout | null = null;
   let resumeImmediate: NodeJS.Immediate | null = null;
   const resume = (): void => {
@@ -58,10 +60,14 @@ export function fifoChannel(readFd: number): OutputChannel {
       buffer,
       callback: (bytes: number, chunk: Uint8Array): boolean => {
         deliver(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
-        // Always pause (false): libuv would otherwise read a fast pipe up to 32 times in a row, and
-        // the event loop would serve no request until that backlog was processed.
+        const now = performance.now();
+        const flowing = now - lastReadAt < 2 * BATCH_MS;
+        lastReadAt = now;
+        // Pause (false) after a big read even so: libuv would otherwise read a fast pipe up to 32
+        // times in a row, and the event loop would serve no request until that backlog was processed.
         if (bytes >= FAST_READ_BYTES) resumeImmediate = setImmediate(resume);
-        else resumeTimer = setTimeout(resume, BATCH_MS);
+        else if (flowing) resumeTimer = setTimeout(resume, BATCH_MS);
+        else return true;
         return false;
       },
     },
