@@ -28,6 +28,12 @@ function findProblem(filter: string): string | undefined {
     return `\`${shown}\` is not allowed; use only letters, digits and _ : . / * ? [ ] { } , ! + @ -`;
   }
   if (filter.includes("..")) return "`..` is not allowed";
+  for (const [whole, body = ""] of filter.matchAll(/\[!?([^\]]*)\]/g)) {
+    for (let index = 1; index + 1 < body.length; index += 1) {
+      const [low = "", high = ""] = [body[index - 1], body[index + 1]];
+      if (body[index] === "-" && low > high) return `the range \`${low}-${high}\` in \`${whole}\` runs backwards; write it low to high, e.g. [a-z]`;
+    }
+  }
   const parts = filter.split(":");
   if (parts.length > MAX_PARTS) {
     return `it has ${parts.length} ':'-separated parts; at most ${MAX_PARTS} (provider:target:name, or usdt:/path:provider:name)`;

@@ -9,6 +9,7 @@ const VALID: { name: string; filter: string }[] = [
   { name: "brace alternatives", filter: "kprobe:vfs_{read,write}" },
   { name: "a character class", filter: "tracepoint:sched:sched_[sw]*" },
   { name: "a negated character class", filter: "kprobe:tcp_[!r]*" },
+  { name: "a class with ranges and a literal dash", filter: "kprobe:tcp_[a-c0-9-]*" },
   { name: "a usdt probe with path, provider and name", filter: "usdt:/usr/bin/python3:python:function__entry" },
   { name: "a uprobe on a bare library name", filter: "uprobe:libc:malloc" },
   { name: "a kprobe with a module", filter: "kprobe:ext4:ext4_file_*" },
@@ -19,6 +20,7 @@ const VALID: { name: string; filter: string }[] = [
 
 const INVALID: { name: string; filter: string; says: RegExp }[] = [
   { name: "an output option", filter: "-o/tmp/x", says: /starts with `-`/ },
+  { name: "a character range that runs backwards", filter: "kprobe:[z-a]*", says: /range `z-a` in `\[z-a\]` runs backwards/ },
   { name: "the unsafe option", filter: "--unsafe", says: /starts with `-`/ },
   { name: "a command option with a space", filter: "-c id", says: /starts with `-`/ },
   { name: "two words", filter: "a b", says: /whitespace or a control character at position 2/ },
