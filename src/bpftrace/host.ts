@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, statSync } from "node:fs";
+import { accessSync, closeSync, constants, statSync, writeFileSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import { userInfo } from "node:os";
 import type { ResultPromise } from "execa";
@@ -185,6 +185,7 @@ export class BpftraceHost {
     });
     // The child has its own copy of the write end now: ours must go, or the output would never end.
     if (fifo) closeSync(fifo.writeFd);
+    if (host.mode === "root" && subprocess.pid !== undefined) this.lowerSessionPriority(subprocess.pid);
     writeSecretToStdin(subprocess, plan.stdinText);
     const exited = subprocess.then(
       (result): ChildExit => ({
@@ -208,6 +209,23 @@ export class BpftraceHost {
       exited,
       killIsSafe: host.mode === "root",
     };
+  }
+
+  /**
+   * A trace runs in its own session (see `detached`), and with the kernel's autogroup scheduling
+   * (the default on most distributions) each session is scheduled as one group: nice(1) then only
+   * ranks bpftrace against itself, and four flooding traces got 4/5 of the CPUs whatever their nice
+   * value. Giving the session's group the same nice value restores the intent. Only as root: under
+   * sudo the session belongs to root and the server may not change it.
+   */
+  private lowerSessionPriority(pid: number): void {
+    if (this.config.traceNice <= 0) return;
+    try {
+      writeFileSync(`/proc/${pid}/autogroup`, String(this.config.traceNice));
+    } catch (error) {
+      // No autogroup support (the file is missing), or it is switched off: nothing to adjust.
+      this.logger.debug({ pid, err: error instanceof Error ? error.message : String(error) }, "session priority not changed");
+    }
   }
 
   /** Runs a short bpftrace command (`-l`, `-lv`, `--info`, dry runs) to completion. */

@@ -58,6 +58,11 @@ export class Execution {
     this.ring.pushBytes(stream, bytes, start, end);
   }
 
+  /** Stores lines `from <= i < to` of a batch from the line splitter. */
+  appendBatch(stream: OutputStream, bytes: Buffer, starts: Int32Array, ends: Int32Array, from: number, to: number): void {
+    this.ring.pushBatch(stream, bytes, starts, ends, from, to);
+  }
+
   /** Stores a stderr line; the first ones are also kept as text for the error message. */
   appendStderr(text: string, bytes: Buffer, start: number, end: number): void {
     this.ring.pushBytes("stderr", bytes, start, end);

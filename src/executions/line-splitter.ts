@@ -1,5 +1,11 @@
-/** Receives one line as a byte range of `bytes`, without its newline (or carriage return). */
-export type LineSink = (bytes: Buffer, start: number, end: number) => void;
+/**
+ * Receives lines `i < count` as byte ranges `bytes[starts[i], ends[i])`, without their newline (or
+ * carriage return). The arrays are reused after it returns; `bytes` is not.
+ */
+export type LineBatchSink = (bytes: Buffer, starts: Int32Array, ends: Int32Array, count: number) => void;
+
+// Lines handed on per call: one call per chunk for a flood, instead of one per line.
+const BATCH_LINES = 1024;
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -9,6 +15,7 @@ const CARRIAGE_RETURN = 0x0d;
  * range of the chunk it arrived in (only a line split across chunks is joined into a buffer of its
  * own), so a flood of short lines costs no allocation per line. A line longer than `maxLineBytes` is
  * cut there, on a UTF-8 character boundary; the rest up to the next newline is discarded and counted.
+ * Lines go out in batches of ranges over one buffer, so the hot loop makes no call per line.
  */
 export class LineSplitter {
   /** The start of an unfinished line, in the order it arrived; at most maxLineBytes + 1 bytes. */
@@ -18,10 +25,14 @@ export class LineSplitter {
   private discarding = false;
   /** Lines that were cut to `maxLineBytes`. */
   truncatedLines = 0;
+  private readonly starts = new Int32Array(BATCH_LINES);
+  private readonly ends = new Int32Array(BATCH_LINES);
+  private batched = 0;
+  private batchBytes: Buffer | null = null;
 
   constructor(
     private readonly maxLineBytes: number,
-    private readonly onLine: LineSink,
+    private readonly onLines: LineBatchSink,
   ) {}
 
   /** Feeds one chunk (copied: the caller may reuse its buffer) and emits every line it finishes. */
@@ -39,11 +50,29 @@ export class LineSplitter {
       position = newline + 1;
     }
     if (position < owned.length) this.keepPartial(owned, position);
+    this.flush();
   }
 
   /** Emits the last unterminated line, if any. */
   end(): void {
     if (this.pendingBytes > 0 || this.discarding) this.emitPending(Buffer.alloc(0), 0, 0);
+    this.flush();
+  }
+
+  /** Queues one line for the next batch; a batch covers one buffer. */
+  private push(bytes: Buffer, start: number, end: number): void {
+    if (this.batched === BATCH_LINES || (this.batchBytes !== bytes && this.batched > 0)) this.flush();
+    this.batchBytes = bytes;
+    this.starts[this.batched] = start;
+    this.ends[this.batched] = end;
+    this.batched += 1;
+  }
+
+  private flush(): void {
+    if (this.batched === 0 || this.batchBytes === null) return;
+    const count = this.batched;
+    this.batched = 0;
+    this.onLines(this.batchBytes, this.starts, this.ends, count);
   }
 
   private finishLine(chunk: Buffer, start: number, newline: number): void {
@@ -65,7 +94,7 @@ export class LineSplitter {
     this.discarding = false;
     if (wasCut) {
       // Already counted when the discarding began.
-      this.onLine(line, 0, cutPoint(line, 0, line.length, this.maxLineBytes));
+      this.push(line, 0, cutPoint(line, 0, line.length, this.maxLineBytes));
       return;
     }
     this.emit(line, 0, line.length);
@@ -74,10 +103,10 @@ export class LineSplitter {
   private emit(bytes: Buffer, start: number, end: number): void {
     if (end - start > this.maxLineBytes) {
       this.truncatedLines += 1;
-      this.onLine(bytes, start, cutPoint(bytes, start, end, this.maxLineBytes));
+      this.push(bytes, start, cutPoint(bytes, start, end, this.maxLineBytes));
       return;
     }
-    this.onLine(bytes, start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
+    this.push(bytes, start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
   }
 
   private keepPartial(chunk: Buffer, start: number): void {

@@ -66,6 +66,11 @@ export class OutputRing {
     while (this.keptBytes > this.capacityBytes && this.total - this.head > 1) this.evictOldest();
   }
 
+  /** Appends lines `from <= i < to`, each `bytes[starts[i], ends[i])` (see pushBytes). */
+  pushBatch(stream: OutputStream, bytes: Buffer, starts: Int32Array, ends: Int32Array, from: number, to: number): void {
+    for (let index = from; index < to; index += 1) this.pushBytes(stream, bytes, starts[index] ?? 0, ends[index] ?? 0);
+  }
+
   private grow(): void {
     const size = Math.min(this.capacityLines, this.streams.length * 2);
     const grown = <T extends Int32Array | Uint8Array>(old: T, fresh: T): T => {

@@ -73,16 +73,26 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     resolveAttached();
     return true;
   };
-  // stdout lines are decoded only until bpftrace reports attached; after that they are stored as bytes.
-  const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, start, end) => {
-    if (!execution.attached && markAttached(bytes.toString("utf8", start, end))) return;
-    execution.appendBytes("stdout", bytes, start, end);
+  // stdout lines are decoded only until bpftrace reports attached; after that they are stored as
+  // bytes, a whole batch at a time.
+  const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
+    let next = 0;
+    for (; next < count && !execution.attached; next += 1) {
+      const start = starts[next] ?? 0;
+      const end = ends[next] ?? 0;
+      if (!markAttached(bytes.toString("utf8", start, end))) execution.appendBytes("stdout", bytes, start, end);
+    }
+    if (next < count) execution.appendBatch("stdout", bytes, starts, ends, next, count);
   });
-  const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, start, end) => {
-    const text = bytes.toString("utf8", start, end);
-    if (MEMLOCK_NOISE.test(text)) return;
-    if (!execution.attached && markAttached(text)) return;
-    execution.appendStderr(text, bytes, start, end);
+  const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
+    for (let index = 0; index < count; index += 1) {
+      const start = starts[index] ?? 0;
+      const end = ends[index] ?? 0;
+      const text = bytes.toString("utf8", start, end);
+      if (MEMLOCK_NOISE.test(text)) continue;
+      if (!execution.attached && markAttached(text)) continue;
+      execution.appendStderr(text, bytes, start, end);
+    }
   });
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
   const activity = { chunks: 0 };

@@ -1,4 +1,4 @@
-import { openSync, closeSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
+import { openSync, closeSync, existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -166,6 +166,10 @@ describeReal("the server against the real bpftrace", () => {
     // Field 19 of /proc/PID/stat is the nice value; fields are counted after the ')' that ends the command name.
     const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
     expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(10);
+    // Its session's scheduling group too, where the kernel groups by session (autogroup): as root the server sets it.
+    if (existsSync(`/proc/${String(pid)}/autogroup`) && readFileSync("/proc/sys/kernel/sched_autogroup_enabled", "utf8").trim() === "1") {
+      expect(readFileSync(`/proc/${String(pid)}/autogroup`, "utf8")).toMatch(/ nice 10$/m);
+    }
     expect(readlinkSync(`/proc/${String(pid)}/fd/1`)).toMatch(/\/bpftrace-mcp-[^/]+\/out\d+ \(deleted\)$|^pipe:/);
     const ended = await server.call("get_result", { execution_id: executionId, wait_seconds: 10, offset: 1_000_000 });
     expect(structured(ended).status).toBe("timed_out");

@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { LineSplitter } from "../../src/executions/line-splitter.js";
 
+/** A batch sink that decodes every line into `lines`. */
+function collect(lines: string[]) {
+  return (bytes: Buffer, starts: Int32Array, ends: Int32Array, count: number): void => {
+    for (let index = 0; index < count; index += 1) lines.push(bytes.toString("utf8", starts[index], ends[index]));
+  };
+}
+
 function split(chunks: (string | Buffer)[], max = 100): { lines: string[]; truncated: number } {
   const lines: string[] = [];
-  const splitter = new LineSplitter(max, (bytes, start, end) => lines.push(bytes.toString("utf8", start, end)));
+  const splitter = new LineSplitter(max, collect(lines));
   for (const chunk of chunks) splitter.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
   splitter.end();
   return { lines, truncated: splitter.truncatedLines };
@@ -48,7 +55,7 @@ describe("LineSplitter", () => {
   it("handles a 10 MB line without a newline in bounded memory", () => {
     const chunk = Buffer.alloc(65536, 0x61);
     const lines: string[] = [];
-    const splitter = new LineSplitter(1000, (bytes, start, end) => lines.push(bytes.toString("utf8", start, end)));
+    const splitter = new LineSplitter(1000, collect(lines));
     for (let index = 0; index < 160; index += 1) splitter.write(chunk);
     splitter.end();
     expect(lines).toEqual(["a".repeat(1000)]);
@@ -63,10 +70,12 @@ describe("LineSplitter", () => {
 
   it("keeps each line intact when the caller reuses its read buffer", () => {
     const lines: string[] = [];
-    const splitter = new LineSplitter(100, (bytes, start, end) => lines.push(bytes.toString("utf8", start, end)));
+    const splitter = new LineSplitter(100, collect(lines));
     const reused = Buffer.alloc(8);
     const kept: { bytes: Buffer; start: number; end: number }[] = [];
-    const keeper = new LineSplitter(100, (bytes, start, end) => kept.push({ bytes, start, end }));
+    const keeper = new LineSplitter(100, (bytes, starts, ends, count) => {
+      for (let index = 0; index < count; index += 1) kept.push({ bytes, start: starts[index] ?? 0, end: ends[index] ?? 0 });
+    });
     for (const text of ["one\ntw", "o\nthree\n"]) {
       reused.fill(0);
       const length = reused.write(text);
@@ -112,5 +121,20 @@ describe("LineSplitter", () => {
       const max = 3 + random(12);
       expect(split(chunks, max), `text ${JSON.stringify(text)} max ${max}`).toEqual(reference(text, max));
     }
+  });
+
+  it("hands a flood of short lines on in a few batches, in order", () => {
+    const calls: number[] = [];
+    const lines: string[] = [];
+    const splitter = new LineSplitter(100, (bytes, starts, ends, count) => {
+      calls.push(count);
+      collect(lines)(bytes, starts, ends, count);
+    });
+    const text = Array.from({ length: 3000 }, (_, index) => `l${index}\n`).join("");
+    splitter.write(Buffer.from(text));
+    splitter.end();
+    expect(lines).toHaveLength(3000);
+    expect(lines[2999]).toBe("l2999");
+    expect(calls.length).toBeLessThanOrEqual(3);
   });
 });
