@@ -54,7 +54,7 @@ export interface RunResult {
 // execa (over 100 modules) is loaded on first use, not at start-up: the server answers `initialize` sooner.
 const EXECA_PRELOAD_DELAY_MS = 1_000;
 let execaModule: Promise<typeof import("execa")> | undefined;
-export const loadExeca = (): Promise<typeof import("execa")> => (execaModule ??= import("execa"));
+const loadExeca = (): Promise<typeof import("execa")> => (execaModule ??= import("execa"));
 
 /** Finds an executable by name on PATH (plus the standard system directories), or checks an explicit path. */
 export function resolveExecutable(nameOrPath: string, searchPath: string | undefined): string | null {
@@ -166,23 +166,30 @@ export class BpftraceHost {
   async spawn(host: ReadyHost, bpftraceArgs: readonly string[]): Promise<TraceChild> {
     const plan = withNice(buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config), host.niceFile, this.config.traceNice);
     const fifo = await this.fifos.take();
-    const { execa } = await loadExeca();
-    const subprocess = execa(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: plan.env,
-      extendEnv: false,
-      stdin: plan.stdinText === null ? "ignore" : "pipe",
-      // execa hands an fd number straight to child_process.spawn; its types only admit 3 to 9.
-      stdout: fifo ? (fifo.writeFd as unknown as "pipe") : "pipe",
-      stderr: "pipe",
-      buffer: false,
-      reject: false,
-      // Our own state machine decides every signal; its own process group keeps terminal ^C away from it.
-      detached: true,
-      cleanup: false,
-      forceKillAfterDelay: false,
-      encoding: "buffer",
-    });
+    let subprocess;
+    try {
+      const { execa } = await loadExeca();
+      subprocess = execa(plan.file, plan.args, {
+        cwd: plan.cwd,
+        env: plan.env,
+        extendEnv: false,
+        stdin: plan.stdinText === null ? "ignore" : "pipe",
+        // execa hands an fd number straight to child_process.spawn; its types only admit 3 to 9.
+        stdout: fifo ? (fifo.writeFd as unknown as "pipe") : "pipe",
+        stderr: "pipe",
+        buffer: false,
+        reject: false,
+        // Our own state machine decides every signal; its own process group keeps terminal ^C away from it.
+        detached: true,
+        cleanup: false,
+        forceKillAfterDelay: false,
+        encoding: "buffer",
+      });
+    } catch (error) {
+      // Never started (bad options, or execa would not load): the FIFO is nobody's.
+      if (fifo) for (const fd of [fifo.readFd, fifo.writeFd]) closeSync(fd);
+      throw error;
+    }
     // The child has its own copy of the write end now: ours must go, or the output would never end.
     if (fifo) closeSync(fifo.writeFd);
     if (host.mode === "root" && subprocess.pid !== undefined) this.lowerSessionPriority(subprocess.pid);

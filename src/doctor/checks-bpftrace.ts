@@ -1,5 +1,6 @@
 import { childEnvironment } from "../bpftrace/command.js";
-import { firstLines, loadExeca, type ReadyHost, type RunResult } from "../bpftrace/host.js";
+import { firstLines, type ReadyHost, type RunResult } from "../bpftrace/host.js";
+import { runCommand } from "../bpftrace/run-command.js";
 import { parseProbeList, probeType } from "../bpftrace/parse-probes.js";
 import { parseVersion, versionTraits, type BpftraceVersion } from "../bpftrace/version.js";
 import type { PrivilegeMode } from "../bpftrace/command.js";
@@ -36,9 +37,8 @@ const PRIVILEGE_CODES = new Set(["SUDO_REJECTED", "SUDO_PASSWORD_REQUIRED", "NOT
 
 /** `--version` needs no privileges, so the version can be shown even when sudo refuses. */
 export async function readVersionUnprivileged(file: string): Promise<BpftraceVersion | null> {
-  const { execa } = await loadExeca();
-  const result = await execa(file, ["--version"], { env: childEnvironment({ childEnv: {} }), extendEnv: false, reject: false, timeout: 10_000, stdin: "ignore" });
-  return parseVersion(`${String(result.stdout ?? "")}\n${String(result.stderr ?? "")}`);
+  const result = await runCommand({ file, args: ["--version"], stdinText: null, env: childEnvironment({ childEnv: {} }), cwd: "/" }, 10_000);
+  return parseVersion(`${result.stdout}\n${result.stderr}`);
 }
 
 function versionCheck(file: string, version: BpftraceVersion | null): DoctorCheck {
