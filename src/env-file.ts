@@ -27,8 +27,9 @@ export async function loadEnvFile(explicit: string | undefined, env: NodeJS.Proc
   for (const path of searched) {
     if (!existsSync(path)) continue;
     // Loaded only when there is a file to read. quiet: dotenv 17 otherwise prints a banner on stdout, the protocol channel.
-    const { config: loadDotenv } = await import("dotenv");
-    const result = loadDotenv({ path, processEnv: env as Record<string, string>, quiet: true, override: false });
+    // Through `default` (module.exports): a CommonJS package's named exports are Node's guess, which the bundle does not repeat.
+    const { default: dotenv } = await import("dotenv");
+    const result = dotenv.config({ path, processEnv: env as Record<string, string>, quiet: true, override: false });
     if (result.error) throw new Error(`could not read ${path}: ${result.error.message}`);
     const holdsPassword = result.parsed !== undefined && "BPFTRACE_PASSWD" in result.parsed;
     return { path, searched, tooOpen: holdsPassword && (statSync(path).mode & 0o077) !== 0 };

@@ -19,7 +19,7 @@ try {
   const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", work], { cwd: repo, encoding: "utf8" }));
   const { filename, files } = packed[0];
   const paths = files.map((file) => file.path);
-  for (const required of ["dist/index.js", "dist/server.js", "README.md", "SECURITY.md", ".env.example", "setup/setup_claude.sh", "setup/setup_claude_code.sh"]) {
+  for (const required of ["dist/index.js", "dist/THIRD-PARTY-NOTICES.md", "dist/server.js", "README.md", "SECURITY.md", ".env.example", "setup/setup_claude.sh", "setup/setup_claude_code.sh"]) {
     if (!paths.includes(required)) fail(`the tarball lacks ${required}`);
   }
   if (!paths.some((path) => path.startsWith("dist/examples/programs/") && path.endsWith(".bt"))) fail("the tarball lacks the example programs");
