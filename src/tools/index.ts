@@ -11,6 +11,7 @@ import { registerListExecutionsTool } from "./list-executions.js";
 import { registerListProbesTool } from "./list-probes.js";
 import { registerStopExecutionTool } from "./stop-execution.js";
 import { cacheToolList } from "./tool-list-cache.js";
+import { trustToolOutput } from "./trusted-output.js";
 
 /** Every tool, in the order clients list them. */
 export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
@@ -29,4 +30,5 @@ export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
 export function registerTools(server: McpServer, context: ToolContext): void {
   for (const register of TOOL_REGISTRARS) register(server, context);
   cacheToolList(server);
+  trustToolOutput(server, ["get_result"]);
 }

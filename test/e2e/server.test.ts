@@ -54,6 +54,9 @@ describe("the built server over stdio (fake bpftrace)", () => {
   });
 
   it("runs a trace end to end and pages its output by absolute offset", async () => {
+    // Listing the tools makes the SDK client check every structuredContent against its tool's
+    // output schema: the server skips that check for get_result (see tools/trusted-output.ts).
+    await server.client.listTools();
     const started = await server.call("exec_program", { program: "BEGIN { } // fake: lines=25", timeout: 1 });
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = (started.structuredContent as { execution_id: string }).execution_id;
