@@ -21,14 +21,15 @@ export const FAR_OFF = {
   coldStart: "> 2× reference",
 };
 
-// A leak shows as heap growth from the 50th execution on. RSS also climbs over the first hundred or
-// so (JIT code, allocator arenas) and then levels off, so RSS is judged on the second half only.
+// A leak shows as heap growth from the 50th execution on. RSS climbs over the first few hundred
+// (JIT code, allocator arenas, V8 growing its young generation) and then swings around a plateau,
+// so it is judged by the last reading against the highest reading of the first half.
 const FLAT_HEAP_MB = 2;
 const FLAT_RSS_SHARE = 0.05;
 
-/** True when the V8 heap did not grow after the 50th execution and RSS did not grow over the second half. */
+/** True when the V8 heap did not grow after the 50th execution and RSS ended near the first half's peak. */
 export function isFlat(churn) {
-  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.secondHalfRssGrowthMb <= FLAT_RSS_SHARE * churn.afterAll.rssMb;
+  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.rssAboveFirstHalfPeakMb <= FLAT_RSS_SHARE * churn.afterAll.rssMb;
 }
 
 /** Lines the server failed to keep: evicted from its ring, or the final map print missing. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { LineSplitter } from "../../src/executions/line-splitter.js";
 import { OutputRing } from "../../src/executions/ring-buffer.js";
 
 function fill(ring: OutputRing, count: number, stream: "stdout" | "stderr" = "stdout"): void {
@@ -71,5 +72,55 @@ describe("OutputRing", () => {
     expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["béta", "gamma", "delta"]);
     // "béta" is 5 bytes: the cap counts bytes, not characters.
     expect(ring.bytesKept).toBe(5 + 5 + 5);
+  });
+
+  it("decodes adjacent ranges one by one when no newline separates them", () => {
+    const ring = new OutputRing(10, 1_000_000);
+    const chunk = Buffer.from("ab,cd\nef");
+    ring.pushBytes("stdout", chunk, 0, 2);
+    ring.pushBytes("stdout", chunk, 3, 5);
+    ring.pushBytes("stdout", chunk, 6, 8);
+    expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["ab", "cd", "ef"]);
+  });
+
+  it("reads runs of lines from one chunk exactly as line-by-line decoding would", () => {
+    // Random text (CR endings, empty, over-long and broken UTF-8 lines, gaps where a line is not
+    // stored) fed in random chunks through the splitter, as the supervisor does; every read must
+    // match each stored line decoded on its own.
+    let seed = 7;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    const pieces = ["a", "bc", "é", "→", "\r", "\n", "\n", "\n", "x".repeat(40)];
+    for (let round = 0; round < 200; round += 1) {
+      const capacity = 1 + random(60);
+      const ring = new OutputRing(capacity, 1 + random(2_000));
+      const expected: { stream: string; text: string }[] = [];
+      const splitter = new LineSplitter(30, (bytes, starts, ends, count) => {
+        for (let index = 0; index < count; index += 1) {
+          if (random(10) === 0) continue;
+          const stream = random(8) === 0 ? "stderr" : "stdout";
+          ring.pushBytes(stream, bytes, starts[index] ?? 0, ends[index] ?? 0);
+          expected.push({ stream, text: bytes.toString("utf8", starts[index], ends[index]) });
+        }
+      });
+      const parts: Buffer[] = [];
+      for (let count = random(200); count > 0; count -= 1) parts.push(Buffer.from(pieces[random(pieces.length)] ?? ""));
+      if (random(3) === 0) parts.push(Buffer.from([0xe2, 0x82, 0x0a, 0xff, 0x0a]));
+      const text = Buffer.concat(parts);
+      for (let at = 0; at < text.length; ) {
+        const size = 1 + random(50);
+        splitter.write(text.subarray(at, at + size));
+        at += size;
+      }
+      splitter.end();
+      const offset = random(expected.length + 2);
+      const limit = 1 + random(80);
+      const slice = ring.read(offset, limit);
+      const first = Math.max(offset, ring.linesDropped);
+      expect(slice.firstIndex).toBe(first);
+      expect(slice.lines, `round ${round}`).toEqual(expected.slice(first, Math.min(expected.length, first + limit)));
+    }
   });
 });
