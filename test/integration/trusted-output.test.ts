@@ -1,7 +1,7 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { connectInMemory } from "../helpers/in-memory-client.js";
 import { z } from "zod";
 import { trustToolOutput } from "../../src/tools/trusted-output.js";
 
@@ -24,9 +24,7 @@ function serverWithWrongOutput(): McpServer {
 
 /** A client that never lists tools, so it does not check outputs itself: what it gets is what the server let through. */
 async function connect(server: McpServer): Promise<Client> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "test", version: "1" });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  const client = await connectInMemory(server);
   closers.push(() => client.close());
   return client;
 }
