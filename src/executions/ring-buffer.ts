@@ -99,6 +99,7 @@ export class OutputRing {
     while (index < end) {
       // A run: lines that follow each other in one chunk, one newline apart (a flood's usual case).
       // It is decoded with one call and split, instead of one decoding call per line.
+      const runStart = index;
       const first = index % this.capacityLines;
       const chunk = this.chunks[first];
       const stream: OutputStream = this.streams[first] === 0 ? "stdout" : "stderr";
@@ -111,10 +112,17 @@ export class OutputRing {
         index += 1;
       }
       const text = chunk?.toString("utf8", this.starts[first], this.ends[last]) ?? "";
-      if (last === first) lines.push({ stream, text });
-      else for (const line of text.split("\n")) lines.push({ stream, text: line });
+      const parts = last === first ? [text] : text.split("\n");
+      // A stored range holding a newline itself (not made by the splitter) would split into more: decode such a run line by line.
+      if (parts.length === index - runStart) for (const part of parts) lines.push({ stream, text: part });
+      else for (let line = runStart; line < index; line += 1) lines.push(this.lineAt(line));
     }
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
+  }
+
+  private lineAt(index: number): OutputLine {
+    const slot = index % this.capacityLines;
+    return { stream: this.streams[slot] === 0 ? "stdout" : "stderr", text: this.chunks[slot]?.toString("utf8", this.starts[slot], this.ends[slot]) ?? "" };
   }
 
   /** Lines ever written. */

@@ -83,6 +83,14 @@ describe("OutputRing", () => {
     expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["ab", "cd", "ef"]);
   });
 
+  it("keeps a stored range that holds a newline as one line", () => {
+    const ring = new OutputRing(10, 1_000_000);
+    const chunk = Buffer.from("a\nb\nc");
+    ring.pushBytes("stdout", chunk, 0, 3);
+    ring.pushBytes("stdout", chunk, 4, 5);
+    expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["a\nb", "c"]);
+  });
+
   it("reads runs of lines from one chunk exactly as line-by-line decoding would", () => {
     // Random text (CR endings, empty, over-long and broken UTF-8 lines, gaps where a line is not
     // stored) fed in random chunks through the splitter, as the supervisor does; every read must
