@@ -77,7 +77,7 @@ export class LineSplitter {
       else {
         const batched = this.batched;
         starts[batched] = position;
-        ends[batched] = index > position && owned[index - 1] === CARRIAGE_RETURN ? index - 1 : index;
+        ends[batched] = lineEnd(owned, position, index);
         this.batched = batched + 1;
         if (batched + 1 === BATCH_LINES) this.flush();
       }
@@ -131,7 +131,7 @@ export class LineSplitter {
       this.push(bytes, start, cutPoint(bytes, start, end, this.maxLineBytes));
       return;
     }
-    this.push(bytes, start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
+    this.push(bytes, start, lineEnd(bytes, start, end));
   }
 
   private keepPartial(chunk: Buffer, start: number): void {
@@ -146,6 +146,11 @@ export class LineSplitter {
       this.discarding = true;
     }
   }
+}
+
+/** The end of the line `bytes[start, end)` without its carriage return, if it has one. */
+function lineEnd(bytes: Buffer, start: number, end: number): number {
+  return end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
 }
 
 /** Where to cut `bytes[start, end)` to at most `maxBytes`, backing off so no UTF-8 character is split. */
