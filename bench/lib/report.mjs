@@ -45,14 +45,19 @@ function throughputRows(entries, verdicts) {
 
 function responsivenessRows(result, verdicts) {
   const { idle, flood } = result;
-  const bystander = (side) => (side.bystanderP99Ms ? side.bystanderP99Ms.median.toFixed(1) : "?");
+  const median = (summary, digits = 1) => (summary && Number.isFinite(summary.median) ? summary.median.toFixed(digits) : "?");
+  const bystander = (side) => median(side.bystanderP99Ms);
+  // Where its fixed work ran slower than idle, the CPU lost time to something the scheduler does not see.
+  const perCpu = Object.entries(flood.bystanderWorkByCpu ?? {})
+    .map(([cpu, work]) => `CPU ${cpu} ${median(work)}`)
+    .join(", ");
   const pair = (side, kind) => `${side[kind].pooled.p50.toFixed(1)} / ${side[kind].pooled.p99.toFixed(1)}`;
   return [
     [
       "3",
       `Responsiveness, p50 / p99 ms, ${result.floods} floods (${(result.floodLinesPerSecond / 1e3).toFixed(0)}k lines/s kept in all)`,
       `get_result ${pair(flood, "getResult")}; tools/list ${pair(flood, "toolsList")}; machine ${(flood.machineBusy.median * 100).toFixed(0)}% busy, server waited for a CPU ${(flood.runQueueWaitShare.median * 100).toFixed(0)}% of the time`,
-      `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}; a bystander process's wake-ups, p99 late by ${bystander(idle)} ms idle, ${bystander(flood)} ms under the floods`,
+      `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}; a bystander process (wakes every 10 ms for a fixed ~1 ms of work): wake-ups p99 late by ${bystander(idle)} ms idle, ${bystander(flood)} ms under the floods; wake-to-done p99 ${median(idle.bystanderDoneP99Ms)} and ${median(flood.bystanderDoneP99Ms)} ms; its work took ${median(idle.bystanderWorkP50Ms, 2)} ms idle, under the floods ${perCpu || "?"} ms`,
       `p99 ${floodP99(result).toFixed(1)} ms (median window ${typicalFloodP99(result).toFixed(1)} ms)`,
       TARGETS.responsiveness,
       verdictText(verdicts.responsiveness),

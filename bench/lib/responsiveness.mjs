@@ -64,6 +64,20 @@ async function sampleWindow(server, executionIds, seconds) {
   };
 }
 
+// A CPU must have run this many of the bystander's wake-ups in a window for its timing to count.
+const MIN_CPU_SAMPLES = 10;
+
+/** Per CPU, the bystander's fixed work in ms (median over the windows it ran there, p50 within each). */
+function workByCpu(perWindow) {
+  const times = new Map();
+  for (const window of perWindow) {
+    for (const [cpu, { samples, workP50 }] of Object.entries(window)) {
+      if (samples >= MIN_CPU_SAMPLES) times.set(cpu, [...(times.get(cpu) ?? []), workP50]);
+    }
+  }
+  return Object.fromEntries([...times].map(([cpu, values]) => [cpu, summarize(values)]));
+}
+
 /**
  * Each run: an idle window (the same requests against a finished execution), then a window with
  * FLOODS traces printing flat out (~200k printf/s each attempted). p50/p99 per window.
@@ -109,6 +123,9 @@ export async function measureResponsiveness({ runs, seconds, log }) {
       loopDelayMaxMs: summarize(windows[side].map((window) => window.loopDelayMs.max)),
       gcPauseMaxMs: summarize(windows[side].map((window) => window.gcPauses.maxMs)),
       bystanderP99Ms: summarize(windows[side].map((window) => window.bystander.p99)),
+      bystanderDoneP99Ms: summarize(windows[side].map((window) => window.bystander.doneP99)),
+      bystanderWorkP50Ms: summarize(windows[side].map((window) => window.bystander.workP50)),
+      bystanderWorkByCpu: workByCpu(windows[side].map((window) => window.bystander.workByCpu)),
     };
   };
   return { floods: FLOODS, pageLines: PAGE, floodProgram: floodProgram(FLOOD_PER_FIRE), floodLinesPerSecond: floodLinesPerSecond / runs, idle: describe("idle"), flood: describe("flood") };
