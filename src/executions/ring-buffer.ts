@@ -54,7 +54,7 @@ export class OutputRing {
 
   /** Appends `bytes[start, end)` as a line, keeping a reference to `bytes` (which must not change afterwards). */
   pushBytes(stream: OutputStream, bytes: Buffer, start: number, end: number): void {
-    if (this.total - this.head === this.capacityLines) this.evictOldest();
+    if (this.total - this.head === this.capacityLines) this.evictOldest(1);
     const slot = this.total % this.capacityLines;
     if (slot >= this.streams.length) this.grow();
     this.chunks[slot] = bytes;
@@ -64,12 +64,50 @@ export class OutputRing {
     this.total += 1;
     this.keptBytes += end - start;
     // Never evict the line just written, even if it alone exceeds the byte cap.
-    while (this.keptBytes > this.capacityBytes && this.total - this.head > 1) this.evictOldest();
+    while (this.keptBytes > this.capacityBytes && this.total - this.head > 1) this.evictOldest(1);
   }
 
-  /** Appends lines `from <= i < to`, each `bytes[starts[i], ends[i])` (see pushBytes). */
+  /**
+   * Appends lines `from <= i < to`, each `bytes[starts[i], ends[i])` (see pushBytes), with the
+   * same result as pushing them one by one. A flood sends thousands per call, most of which are
+   * evicted soon after: the ranges are copied in at most two block copies (the ring may wrap), and
+   * eviction is one pass over the lines it drops, not a check per line pushed.
+   */
   pushBatch(stream: OutputStream, bytes: Buffer, starts: Int32Array, ends: Int32Array, from: number, to: number): void {
-    for (let index = from; index < to; index += 1) this.pushBytes(stream, bytes, starts[index] ?? 0, ends[index] ?? 0);
+    if (to - from > this.capacityLines) {
+      // Lines the rest of the batch would push out at once: counted as written and dropped.
+      this.evictOldest(this.total - this.head);
+      this.total += to - this.capacityLines - from;
+      this.head = this.total;
+      from = to - this.capacityLines;
+    }
+    const count = to - from;
+    if (count <= 0) return;
+    const overflow = this.total - this.head + count - this.capacityLines;
+    if (overflow > 0) this.evictOldest(overflow);
+    while (this.streams.length < Math.min(this.capacityLines, this.total + count)) this.grow();
+    const code = stream === "stdout" ? 0 : 1;
+    const chunks = this.chunks;
+    let slot = this.total % this.capacityLines;
+    let index = from;
+    while (index < to) {
+      // Up to the end of the slots, then again from slot 0.
+      const run = Math.min(to - index, this.capacityLines - slot);
+      this.starts.set(starts.subarray(index, index + run), slot);
+      this.ends.set(ends.subarray(index, index + run), slot);
+      this.streams.fill(code, slot, slot + run);
+      let added = 0;
+      for (let line = 0; line < run; line += 1) {
+        chunks[slot + line] = bytes;
+        added += (ends[index + line] ?? 0) - (starts[index + line] ?? 0);
+      }
+      this.keptBytes += added;
+      index += run;
+      slot = 0;
+    }
+    this.total += count;
+    // Never evict the last line written, even if it alone exceeds the byte cap.
+    while (this.keptBytes > this.capacityBytes && this.total - this.head > 1) this.evictOldest(1);
   }
 
   private grow(): void {
@@ -83,11 +121,24 @@ export class OutputRing {
     this.streams = grown(this.streams, new Uint8Array(size));
   }
 
-  private evictOldest(): void {
-    const slot = this.head % this.capacityLines;
-    this.keptBytes -= (this.ends[slot] ?? 0) - (this.starts[slot] ?? 0);
-    this.chunks[slot] = undefined;
-    this.head += 1;
+  /** Drops the `count` oldest lines (at most all that are kept). */
+  private evictOldest(count: number): void {
+    let left = Math.min(count, this.total - this.head);
+    this.head += left;
+    let slot = (this.head - left) % this.capacityLines;
+    const { starts, ends, chunks } = this;
+    let freed = 0;
+    while (left > 0) {
+      // Up to the end of the slots, then again from slot 0.
+      const end = Math.min(this.capacityLines, slot + left);
+      left -= end - slot;
+      for (; slot < end; slot += 1) {
+        freed += (ends[slot] ?? 0) - (starts[slot] ?? 0);
+        chunks[slot] = undefined;
+      }
+      slot = 0;
+    }
+    this.keptBytes -= freed;
   }
 
   /** Up to `limit` lines starting at absolute `offset`. */

@@ -131,4 +131,44 @@ describe("OutputRing", () => {
       expect(slice.lines, `round ${round}`).toEqual(expected.slice(first, Math.min(expected.length, first + limit)));
     }
   });
+
+  it("stores a batch exactly as pushing its lines one by one would", () => {
+    // Random batches (empty, wrapping the ring, longer than the ring, over the byte cap) and single
+    // lines, into a batch-fed ring and a line-by-line one; every observable must stay equal.
+    let seed = 11;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    for (let round = 0; round < 300; round += 1) {
+      const capacity = 1 + random(40);
+      const capacityBytes = random(4) === 0 ? 1_000_000 : 1 + random(120);
+      const batched = new OutputRing(capacity, capacityBytes);
+      const single = new OutputRing(capacity, capacityBytes);
+      for (let step = 0; step < 30; step += 1) {
+        const stream = random(4) === 0 ? "stderr" : "stdout";
+        const lines = random(3 * capacity + 2);
+        const text = Array.from({ length: lines }, () => "x".repeat(random(12))).join("\n");
+        const bytes = Buffer.from(text);
+        const starts = new Int32Array(lines + 1);
+        const ends = new Int32Array(lines + 1);
+        let at = 0;
+        text.split("\n").forEach((line, index) => {
+          starts[index] = at;
+          ends[index] = at + line.length;
+          at += line.length + 1;
+        });
+        const from = lines > 0 ? random(2) : 0;
+        if (random(5) === 0 && lines > 0) {
+          batched.pushBytes(stream, bytes, starts[0] ?? 0, ends[0] ?? 0);
+          single.pushBytes(stream, bytes, starts[0] ?? 0, ends[0] ?? 0);
+        } else {
+          batched.pushBatch(stream, bytes, starts, ends, from, lines);
+          for (let index = from; index < lines; index += 1) single.pushBytes(stream, bytes, starts[index] ?? 0, ends[index] ?? 0);
+        }
+        const state = (ring: OutputRing) => ({ total: ring.linesTotal, dropped: ring.linesDropped, bytes: ring.bytesKept, all: ring.read(0, 10 * capacity) });
+        expect(state(batched), `round ${round}, step ${step}`).toEqual(state(single));
+      }
+    }
+  });
 });
