@@ -97,7 +97,7 @@ function memoryRows(memory, verdicts) {
       `Memory (RSS after forced GC): idle; 8 × ${memory.withFullRings.linesPerRing}-line rings of 200-char lines; ${churn.executions} executions churned`,
       `${memory.withFullRings.rssMb.toFixed(0)} MB with full rings (heap ${memory.withFullRings.heapUsedMb.toFixed(0)} MB); ${churn.afterAll.rssMb.toFixed(0)} MB after ${churn.executions}`,
       `idle ${memory.idle.rssMb.toFixed(0)} MB (heap ${memory.idle.heapUsedMb.toFixed(0)} MB); after 50: ${churn.after50.rssMb.toFixed(0)} MB`,
-      `50→${churn.executions}: RSS ${signed(churn.rssGrowthMb)} MB, heap ${signed(churn.heapGrowthMb)} MB; last RSS vs first half's peak ${signed(churn.rssAboveFirstHalfPeakMb)} MB (${isFlat(churn) ? "flat" : "growing"})`,
+      `50→${churn.executions}: RSS ${signed(churn.rssGrowthMb)} MB, heap ${signed(churn.heapGrowthMb)} MB; last RSS vs first half's peak ${signed(churn.rssAboveFirstHalfPeakMb)} MB, outside V8's heap ${signed(churn.outsideHeapAboveFirstHalfPeakMb)} MB (${isFlat(churn) ? "flat" : "growing"})`,
       TARGETS.memory,
       verdictText(verdicts.memory),
     ],

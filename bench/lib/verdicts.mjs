@@ -21,15 +21,17 @@ export const FAR_OFF = {
   coldStart: "> 2× reference",
 };
 
-// A leak shows as heap growth from the 50th execution on. RSS climbs over the first few hundred
-// (JIT code, allocator arenas, V8 growing its young generation) and then swings around a plateau,
-// so it is judged by the last reading against the highest reading of the first half.
+// A leak shows as growth of the used heap from the 50th execution on, or of the RSS outside V8's
+// heap (buffers, native memory). RSS as a whole climbs for a while (JIT code, allocator arenas,
+// and V8 committing a larger young generation, sooner in one run than in another) and then swings
+// around a plateau, so the part outside the heap is judged by its last reading against its
+// highest in the first half.
 const FLAT_HEAP_MB = 2;
 const FLAT_RSS_SHARE = 0.05;
 
-/** True when the V8 heap did not grow after the 50th execution and RSS ended near the first half's peak. */
+/** True when the used heap did not grow after the 50th execution and the RSS outside it ended near the first half's peak. */
 export function isFlat(churn) {
-  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.rssAboveFirstHalfPeakMb <= FLAT_RSS_SHARE * churn.afterAll.rssMb;
+  return churn.heapGrowthMb <= FLAT_HEAP_MB && churn.outsideHeapAboveFirstHalfPeakMb <= FLAT_RSS_SHARE * churn.afterAll.rssMb;
 }
 
 /** Lines the server failed to keep: evicted from its ring, or the final map print missing. */

@@ -14,7 +14,7 @@ function results(overrides: Record<string, unknown> = {}): Record<string, unknow
     memory: {
       idle: { rssMb: 80 },
       withFullRings: { rssMb: 110 },
-      churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0.1, rssAboveFirstHalfPeakMb: 0.5 },
+      churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0.1, rssAboveFirstHalfPeakMb: 0.5, outsideHeapAboveFirstHalfPeakMb: 0.5 },
     },
     coldStart: { subjectMs: summary(300), baselineMs: summary(320), ratio: summary(300 / 320) },
     ...overrides,
@@ -49,16 +49,18 @@ describe("bench verdicts", () => {
       startLatency: { subjectMs: summary(200), baselineMs: summary(60), ratio: summary(3.3), overheadMs: summary(140) },
       throughput: [{ name: "1M", ratio: summary(0.7), serverDropped: 0, missingEnds: 0 }],
       responsiveness: { flood: { getResult: latency(150), toolsList: latency(10) } },
-      memory: { idle: { rssMb: 80 }, withFullRings: { rssMb: 210 }, churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0, rssAboveFirstHalfPeakMb: 0 } },
+      memory: { idle: { rssMb: 80 }, withFullRings: { rssMb: 210 }, churn: { after50: { rssMb: 95 }, afterAll: { rssMb: 97 }, rssGrowthMb: 2, heapGrowthMb: 0, rssAboveFirstHalfPeakMb: 0, outsideHeapAboveFirstHalfPeakMb: 0 } },
       coldStart: { subjectMs: summary(700), baselineMs: summary(300), ratio: summary(2.3) },
     });
     expect(farOff(far)).toHaveLength(5);
   });
 
-  it("calls memory flat when the heap stopped growing after the 50th run and RSS ended near the first half's peak", () => {
-    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 12, heapGrowthMb: 0.5, rssAboveFirstHalfPeakMb: 1 })).toBe(true);
-    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 5, heapGrowthMb: 3, rssAboveFirstHalfPeakMb: 1 })).toBe(false);
-    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 15, heapGrowthMb: 0, rssAboveFirstHalfPeakMb: 8 })).toBe(false);
+  it("calls memory flat when the used heap stopped growing after the 50th run and the RSS outside it ended near the first half's peak", () => {
+    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 12, heapGrowthMb: 0.5, rssAboveFirstHalfPeakMb: 1, outsideHeapAboveFirstHalfPeakMb: 1 })).toBe(true);
+    // V8 committing its young generation late in the run: RSS rises with the heap's size, not outside it.
+    expect(isFlat({ afterAll: { rssMb: 106 }, rssGrowthMb: 37, heapGrowthMb: 0.8, rssAboveFirstHalfPeakMb: 17, outsideHeapAboveFirstHalfPeakMb: 0 })).toBe(true);
+    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 5, heapGrowthMb: 3, rssAboveFirstHalfPeakMb: 1, outsideHeapAboveFirstHalfPeakMb: 1 })).toBe(false);
+    expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 15, heapGrowthMb: 0, rssAboveFirstHalfPeakMb: 8, outsideHeapAboveFirstHalfPeakMb: 8 })).toBe(false);
   });
 
   it("fails --short throughput only when every round was below 0.80×", () => {
