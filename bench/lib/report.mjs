@@ -1,5 +1,5 @@
 // Turns the results into the printed table (markdown, so it can be pasted into the README).
-import { FAR_OFF, TARGETS, floodP99, isFlat, judgeTargets, serverLost, typicalFloodP99 } from "./verdicts.mjs";
+import { FAR_OFF, TARGETS, floodP99, isFlat, judgeTargets, referenceFloodP99, serverLost, typicalFloodP99 } from "./verdicts.mjs";
 
 /** "12.3 (10.1–15.0)": a median with its min–max spread. */
 export function spread(summary, digits = 0, scale = 1) {
@@ -52,13 +52,16 @@ function responsivenessRows(result, verdicts) {
     .map(([cpu, work]) => `CPU ${cpu} ${median(work)}`)
     .join(", ");
   const pair = (side, kind) => `${side[kind].pooled.p50.toFixed(1)} / ${side[kind].pooled.p99.toFixed(1)}`;
+  const referencePair = (side) =>
+    side.reference ? `; reference server (server-everything, same windows): echo ${pair(side.reference, "call")}, tools/list ${pair(side.reference, "toolsList")}` : "";
+  const reference = referenceFloodP99(result);
   return [
     [
       "3",
       `Responsiveness, p50 / p99 ms, ${result.floods} floods (${(result.floodLinesPerSecond / 1e3).toFixed(0)}k lines/s kept in all)`,
-      `get_result ${pair(flood, "getResult")}; tools/list ${pair(flood, "toolsList")}; machine ${(flood.machineBusy.median * 100).toFixed(0)}% busy, server waited for a CPU ${(flood.runQueueWaitShare.median * 100).toFixed(0)}% of the time`,
-      `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}; a bystander process (wakes every 10 ms for a fixed ~1 ms of work): wake-ups p99 late by ${bystander(idle)} ms idle, ${bystander(flood)} ms under the floods; wake-to-done p99 ${median(idle.bystanderDoneP99Ms)} and ${median(flood.bystanderDoneP99Ms)} ms; its work took ${median(idle.bystanderWorkP50Ms, 2)} ms idle, under the floods ${perCpu || "?"} ms`,
-      `p99 ${floodP99(result).toFixed(1)} ms (median window ${typicalFloodP99(result).toFixed(1)} ms)`,
+      `get_result ${pair(flood, "getResult")}; tools/list ${pair(flood, "toolsList")}${referencePair(flood)}; machine ${(flood.machineBusy.median * 100).toFixed(0)}% busy, server waited for a CPU ${(flood.runQueueWaitShare.median * 100).toFixed(0)}% of the time`,
+      `idle server: get_result ${pair(idle, "getResult")}; tools/list ${pair(idle, "toolsList")}${referencePair(idle)}; a bystander process (wakes every 10 ms for a fixed ~1 ms of work): wake-ups p99 late by ${bystander(idle)} ms idle, ${bystander(flood)} ms under the floods; wake-to-done p99 ${median(idle.bystanderDoneP99Ms)} and ${median(flood.bystanderDoneP99Ms)} ms; its work took ${median(idle.bystanderWorkP50Ms, 2)} ms idle, under the floods ${perCpu || "?"} ms`,
+      `p99 ${floodP99(result).toFixed(1)} ms (median window ${typicalFloodP99(result).toFixed(1)} ms)${reference === null ? "" : `; reference server p99 ${reference.toFixed(1)} ms`}`,
       TARGETS.responsiveness,
       verdictText(verdicts.responsiveness),
     ],

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
+import { EVERYTHING_ENTRY, startServer, structured, waitForEnd } from "./mcp-server.mjs";
 import { floodProgram } from "./throughput.mjs";
 import { busyShare, cpuTimes, schedStat } from "./processes.mjs";
 import { latencyPercentiles, summarize } from "./stats.mjs";
@@ -14,6 +14,10 @@ const FLOOD_PER_FIRE = 20;
 const PAGE = 1_000;
 // A pause between requests, as a polling client makes: back-to-back requests would spend a core on the client alone.
 const PACE_MS = 10;
+// The reference MCP server (figure 6's) answers in the same windows, between our requests: what
+// any stdio MCP server gets from this machine under the same floods, with no trace output to read.
+const REFERENCE = { entry: EVERYTHING_ENTRY, args: ["stdio"] };
+const REFERENCE_CALL = { name: "echo", arguments: { message: "ping" } };
 // Prints a little over PAGE lines and exits: the idle side reads a page of the same size.
 const BYSTANDER = fileURLToPath(new URL("./bystander.mjs", import.meta.url));
 const PAGE_PROGRAM = `interval:ms:5 { $i = 0; while ($i < 100) { printf("line %d\\n", $i); $i++; } @n++; if (@n >= 12) { exit(); } }\n`;
@@ -24,8 +28,11 @@ async function timed(action) {
   return { ms: performance.now() - started, value };
 }
 
-/** Requests for `seconds`, PACE_MS apart, alternating get_result (a PAGE-line tail) and tools/list. */
-async function sampleWindow(server, executionIds, seconds) {
+/**
+ * Requests for `seconds`, PACE_MS apart, in turn: get_result (a PAGE-line tail) and tools/list to
+ * our server, then echo and tools/list to the reference server.
+ */
+async function sampleWindow(server, reference, executionIds, seconds) {
   // Runs beside the requests for the same window: how late the machine lets any light process run.
   const bystander = new Promise((resolve, reject) => {
     execFile(process.execPath, [BYSTANDER, String(seconds)], (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))));
@@ -35,6 +42,8 @@ async function sampleWindow(server, executionIds, seconds) {
   const schedBefore = schedStat(server.pid);
   const getResult = [];
   const toolsList = [];
+  const referenceCall = [];
+  const referenceToolsList = [];
   const offsets = new Map(executionIds.map((id) => [id, 0]));
   const deadline = performance.now() + seconds * 1000;
   for (let turn = 0; performance.now() < deadline; turn += 1) {
@@ -45,6 +54,10 @@ async function sampleWindow(server, executionIds, seconds) {
     await sleep(PACE_MS);
     toolsList.push((await timed(() => server.request("tools/list"))).ms);
     await sleep(PACE_MS);
+    referenceCall.push((await timed(() => reference.request("tools/call", REFERENCE_CALL))).ms);
+    await sleep(PACE_MS);
+    referenceToolsList.push((await timed(() => reference.request("tools/list"))).ms);
+    await sleep(PACE_MS);
   }
   const machineBusy = busyShare(machineBefore, cpuTimes());
   const schedAfter = schedStat(server.pid);
@@ -54,6 +67,8 @@ async function sampleWindow(server, executionIds, seconds) {
   return {
     getResult,
     toolsList,
+    referenceCall,
+    referenceToolsList,
     bystander: await bystander,
     serverCpuShare: cpuMs / windowMs,
     machineBusy,
@@ -85,26 +100,29 @@ function workByCpu(perWindow) {
 export async function measureResponsiveness({ runs, seconds, log }) {
   log(`responsiveness: ${runs} × (idle ${seconds} s, ${FLOODS} floods ${seconds} s)`);
   const server = await startServer({ env: { BPFTRACE_MCP_KILL_GRACE_MS: "2000" }, probe: "stats" });
+  let reference;
   const windows = { idle: [], flood: [] };
   let floodLinesPerSecond = 0;
   try {
+    reference = await startServer(REFERENCE);
     const page = structured(await server.call("exec_program", { program: PAGE_PROGRAM, timeout: 10 }));
     await waitForEnd(server, page.execution_id);
     // Unmeasured warm-up of both request paths.
-    await sampleWindow(server, [page.execution_id], 0.3);
+    await sampleWindow(server, reference, [page.execution_id], 0.3);
     for (let run = 0; run < runs; run += 1) {
-      windows.idle.push(await sampleWindow(server, [page.execution_id], seconds));
+      windows.idle.push(await sampleWindow(server, reference, [page.execution_id], seconds));
       const floods = [];
       for (let index = 0; index < FLOODS; index += 1) {
         floods.push(structured(await server.call("exec_program", { program: floodProgram(FLOOD_PER_FIRE), timeout: Math.ceil(seconds) + 10 })).execution_id);
       }
       await sleep(300);
-      windows.flood.push(await sampleWindow(server, floods, seconds));
+      windows.flood.push(await sampleWindow(server, reference, floods, seconds));
       const stopped = await Promise.all(floods.map((id) => server.call("stop_execution", { execution_id: id })));
       floodLinesPerSecond += stopped.reduce((sum, result) => sum + (structured(result).lines_total * 1000) / structured(result).duration_ms, 0);
     }
   } finally {
     await server.close();
+    await reference?.close();
   }
   const describe = (side) => {
     // Per window p50/p99 (median and spread over the windows), and all samples pooled.
@@ -115,6 +133,7 @@ export async function measureResponsiveness({ runs, seconds, log }) {
     return {
       getResult: latencies("getResult"),
       toolsList: latencies("toolsList"),
+      reference: { call: latencies("referenceCall"), toolsList: latencies("referenceToolsList") },
       // Inside the server: the share of one core it used, and how late its event loop ran timers.
       serverCpuShare: summarize(windows[side].map((window) => window.serverCpuShare)),
       runQueueWaitShare: summarize(windows[side].map((window) => window.runQueueWaitShare)),

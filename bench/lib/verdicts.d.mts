@@ -10,6 +10,8 @@ export function serverLost(throughputEntry: any): number;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function floodP99(responsiveness: any): number;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function referenceFloodP99(responsiveness: any): number | null;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function typicalFloodP99(responsiveness: any): number;
 export function judgeTargets(results: Results): Record<string, boolean>;
 export function farOff(results: Results): string[];

@@ -45,6 +45,16 @@ export function floodP99(responsiveness) {
 }
 
 /**
+ * The reference MCP server's worse pooled p99 (echo and tools/list) in the same flood windows, or
+ * null when it was not measured: the latency this machine leaves any stdio MCP server that reads
+ * no trace output. Printed beside ours; the target itself stays absolute.
+ */
+export function referenceFloodP99(responsiveness) {
+  const reference = responsiveness.flood.reference;
+  return reference ? Math.max(reference.call.pooled.p99, reference.toolsList.pooled.p99) : null;
+}
+
+/**
  * How late a light bystander process ran during the floods (median over windows of its p99): the
  * delay the machine imposes on any process. On a 2-core VM the floods' BPF programs run in interrupt
  * context, which no priority setting can keep off the CPUs; CI is only failed for latency beyond that.

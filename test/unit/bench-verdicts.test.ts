@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signedSpread, spread } from "../../bench/lib/report.mjs";
-import { farOff, isFlat, judgeTargets } from "../../bench/lib/verdicts.mjs";
+import { farOff, isFlat, judgeTargets, referenceFloodP99 } from "../../bench/lib/verdicts.mjs";
 
 const summary = (median: number) => ({ n: 3, median, min: median, max: median, p10: median, p90: median });
 const latency = (p99: number) => ({ pooled: { n: 100, p50: 1, p90: 2, p99, max: p99 }, p99: summary(p99) });
@@ -68,6 +68,18 @@ describe("bench verdicts", () => {
     expect(farOff(results({ throughput: dipped }))).toEqual([]);
     const slow = [{ name: "1M", ratio: { n: 3, median: 0.7, min: 0.6, max: 0.79, p10: 0.6, p90: 0.78 }, serverDropped: 0, missingEnds: 0 }];
     expect(farOff(results({ throughput: slow }))).toEqual(["throughput 1M: 0.79× the minimal reader at best (every round < 0.80×)"]);
+  });
+
+  it("reports the reference server's worse p99 from the same windows without letting it change the verdict", () => {
+    const measured = (ours: number, reference?: { call: number; list: number }) => ({
+      flood: { getResult: latency(ours), toolsList: latency(10), ...(reference ? { reference: { call: latency(reference.call), toolsList: latency(reference.list) } } : {}) },
+    });
+    expect(referenceFloodP99(measured(12, { call: 9, list: 40 }))).toBe(40);
+    expect(referenceFloodP99(measured(12, { call: 33, list: 20 }))).toBe(33);
+    expect(referenceFloodP99(measured(12))).toBeNull();
+    // A slower reference does not excuse us, nor a faster one fail us.
+    expect(judgeTargets(results({ responsiveness: measured(30, { call: 60, list: 60 }) })).responsiveness).toBe(false);
+    expect(judgeTargets(results({ responsiveness: measured(12, { call: 5, list: 5 }) })).responsiveness).toBe(true);
   });
 
   it("fails --short responsiveness on the median window's p99, not on one disturbed window", () => {
