@@ -1,4 +1,5 @@
-// Figure 3: how long get_result and tools/list take while four traces flood output, against idle.
+// Figure 3: how long get_result and tools/list take while four traces flood output, against idle
+// and beside a reference MCP server answering in the same windows.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
@@ -121,8 +122,11 @@ export async function measureResponsiveness({ runs, seconds, log }) {
       floodLinesPerSecond += stopped.reduce((sum, result) => sum + (structured(result).lines_total * 1000) / structured(result).duration_ms, 0);
     }
   } finally {
-    await server.close();
-    await reference?.close();
+    try {
+      await server.close();
+    } finally {
+      await reference?.close();
+    }
   }
   const describe = (side) => {
     // Per window p50/p99 (median and spread over the windows), and all samples pooled.
