@@ -1,5 +1,5 @@
 // Figure 6: spawn → initialize result, our server against @modelcontextprotocol/server-everything.
-import { EVERYTHING_ENTRY, startServer } from "./mcp-server.mjs";
+import { REFERENCE_SERVER, startServer } from "./mcp-server.mjs";
 import { alternate, pairedRatios, summarize } from "./stats.mjs";
 
 /** Alternates the reference server and ours `runs` times (plus one unmeasured start of each). */
@@ -10,13 +10,12 @@ export async function measureColdStart({ runs, log }) {
     await server.close();
     return server.initializeMs;
   };
-  const reference = { entry: EVERYTHING_ENTRY, args: ["stdio"] };
   // Unmeasured: fills the page cache for both, so neither pays for the first read from disk.
-  await startOnce(reference);
+  await startOnce(REFERENCE_SERVER);
   await startOnce({});
   const { baseline, subject } = await alternate(
     runs,
-    () => startOnce(reference),
+    () => startOnce(REFERENCE_SERVER),
     () => startOnce({}),
   );
   return {

@@ -12,7 +12,9 @@ import process from "node:process";
 import { childPidsOf, disown, killSurvivors, own, rssKb } from "./processes.mjs";
 
 export const SERVER_ENTRY = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
-export const EVERYTHING_ENTRY = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+const EVERYTHING_ENTRY = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+/** The reference MCP server (figures 3 and 6): `startServer(REFERENCE_SERVER)`. */
+export const REFERENCE_SERVER = { entry: EVERYTHING_ENTRY, args: ["stdio"] };
 const PROBE_PRELOAD = fileURLToPath(new URL("./server-probe.mjs", import.meta.url));
 
 /** Settings every bench server gets unless a measurement overrides them. */

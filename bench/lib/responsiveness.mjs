@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EVERYTHING_ENTRY, startServer, structured, waitForEnd } from "./mcp-server.mjs";
+import { REFERENCE_SERVER, startServer, structured, waitForEnd } from "./mcp-server.mjs";
 import { floodProgram } from "./throughput.mjs";
 import { busyShare, cpuTimes, schedStat } from "./processes.mjs";
 import { latencyPercentiles, summarize } from "./stats.mjs";
@@ -17,7 +17,6 @@ const PAGE = 1_000;
 const PACE_MS = 10;
 // The reference MCP server (figure 6's) answers in the same windows, between our requests: what
 // any stdio MCP server gets from this machine under the same floods, with no trace output to read.
-const REFERENCE = { entry: EVERYTHING_ENTRY, args: ["stdio"] };
 const REFERENCE_CALL = { name: "echo", arguments: { message: "ping" } };
 // Prints a little over PAGE lines and exits: the idle side reads a page of the same size.
 const BYSTANDER = fileURLToPath(new URL("./bystander.mjs", import.meta.url));
@@ -105,7 +104,7 @@ export async function measureResponsiveness({ runs, seconds, log }) {
   const windows = { idle: [], flood: [] };
   let floodLinesPerSecond = 0;
   try {
-    reference = await startServer(REFERENCE);
+    reference = await startServer(REFERENCE_SERVER);
     const page = structured(await server.call("exec_program", { program: PAGE_PROGRAM, timeout: 10 }));
     await waitForEnd(server, page.execution_id);
     // Unmeasured warm-up of both request paths.
