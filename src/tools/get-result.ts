@@ -81,7 +81,9 @@ function renderText(
   out.push(`Lines ${result.offset}-${result.next_offset - 1}:`);
   for (const line of result.lines) out.push(line.stream === "stderr" ? `[stderr] ${line.text}` : line.text);
   for (const warning of result.warnings) out.push(`Warning: ${warning}`);
-  if (result.has_more) out.push(`… more output: call again with offset ${result.next_offset}.`);
+  // ASCII only: one non-Latin-1 character makes V8 build the whole reply as a two-byte string,
+  // which made serializing and writing a 1,000-line page about a third slower.
+  if (result.has_more) out.push(`More output: call again with offset ${result.next_offset}.`);
   else if (result.status === "running") out.push(`(still running: call again with offset ${result.next_offset} and wait_seconds to follow)`);
   return out.join("\n");
 }

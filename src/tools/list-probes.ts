@@ -15,7 +15,7 @@ export const registerListProbesTool: ToolRegistrar = (server, context) => {
       description:
         "Search the probes bpftrace can attach to here, with a glob such as 'tracepoint:syscalls:*open*' (a word without ':' matches anywhere). " +
         `Results are paged (limit, default ${DEFAULT_LIMIT}); narrow the filter when truncated. ` +
-        `verbose=true adds each probe's arguments (e.g. 'const char * filename' → args->filename) for up to ${MAX_VERBOSE_PROBES} matches. ` +
+        `verbose=true adds each probe's arguments (e.g. 'const char * filename' as args->filename) for up to ${MAX_VERBOSE_PROBES} matches. ` +
         "uprobes need a binary path: 'uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:*alloc*'.",
       inputSchema: {
         filter: z.string().optional().describe("Probe glob (* ? [] {a,b}), e.g. tracepoint:sched:*, or a plain word such as 'openat'"),

@@ -27,7 +27,7 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         compiled: z.boolean().nullable().describe("null when the policy refused (nothing was compiled)"),
         errors: z.array(z.object({ line: z.number().nullable(), column: z.number().nullable(), message: z.string() })),
         probes: z.array(z.string()).describe("probe specifiers the program would attach"),
-        method: z.string().nullable().describe("how it was compiled: --dry-run (bpftrace ≥0.22) or -d"),
+        method: z.string().nullable().describe("how it was compiled: --dry-run (bpftrace 0.22 or later) or -d"),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
