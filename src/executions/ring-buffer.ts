@@ -124,8 +124,8 @@ export class OutputRing {
   /** Drops the `count` oldest lines (at most all that are kept). */
   private evictOldest(count: number): void {
     let left = Math.min(count, this.total - this.head);
+    let slot = this.head % this.capacityLines;
     this.head += left;
-    let slot = (this.head - left) % this.capacityLines;
     const { starts, ends, chunks } = this;
     let freed = 0;
     while (left > 0) {
