@@ -10,10 +10,12 @@ export type ErrorCode =
   | "BPFTRACE_NOT_FOUND"
   | "BPFTRACE_FAILED"
   | "COMPILE_ERROR"
+  | "ATTACH_ERROR"
   | "SUDO_REJECTED"
   | "SUDO_PASSWORD_REQUIRED"
   | "SUDO_NOT_FOUND"
   | "NOT_PERMITTED"
+  | "AUDIT_UNAVAILABLE"
   | "SHUTTING_DOWN";
 
 /** A fault the user (or the assistant) can fix: reported as an `isError` tool result, never thrown to the protocol. */

@@ -56,3 +56,28 @@ export function withNice(plan: SpawnPlan, niceFile: string | null, nice: number)
   if (niceFile === null || nice <= 0) return plan;
   return { ...plan, file: niceFile, args: ["-n", String(nice), "--", plan.file, ...plan.args] };
 }
+
+/** When the watchdog ends a trace that the server did not end: seconds after spawn, then the grace for its maps. */
+export interface WatchdogTimes {
+  deadlineSeconds: number;
+  graceSeconds: number;
+}
+
+/**
+ * Puts coreutils timeout(1) in front, so a trace ends at its deadline even if the server is killed:
+ * the watchdog is a separate process in the trace's own session, and the program text cannot touch it.
+ * As root it sends SIGINT (END runs, maps print) and SIGKILL after the grace. Under sudo, SIGKILL
+ * would hit sudo and orphan a root bpftrace, so a second timeout sends SIGTERM instead, which sudo
+ * relays. `--foreground` keeps each timeout from signalling its whole process group a second time.
+ */
+export function withWatchdog(plan: SpawnPlan, timeoutFile: string | null, mode: PrivilegeMode, times: WatchdogTimes): SpawnPlan {
+  if (timeoutFile === null) return plan;
+  const deadline = String(Math.ceil(times.deadlineSeconds));
+  const grace = String(Math.max(1, Math.ceil(times.graceSeconds)));
+  const inner = ["--foreground", "--preserve-status", "-s", "INT"];
+  if (mode === "root") {
+    return { ...plan, file: timeoutFile, args: [...inner, "-k", grace, deadline, plan.file, ...plan.args] };
+  }
+  const outer = ["--foreground", "--preserve-status", "-s", "TERM", String(Math.ceil(times.deadlineSeconds) + Number(grace))];
+  return { ...plan, file: timeoutFile, args: [...outer, timeoutFile, ...inner, deadline, plan.file, ...plan.args] };
+}

@@ -5,7 +5,8 @@ import type { ResultPromise } from "execa";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { buildSpawnPlan, SAFE_PATH, withNice, type PrivilegeMode } from "./command.js";
+import { buildSpawnPlan, SAFE_PATH, withNice, withWatchdog, type PrivilegeMode, type WatchdogTimes } from "./command.js";
+import { relayTarget } from "./process-tree.js";
 import { FifoPool } from "./fifo-pool.js";
 import { fifoChannel, streamChannel, type OutputChannel } from "./output-channel.js";
 import { runCommand } from "./run-command.js";
@@ -21,6 +22,8 @@ export interface ReadyHost {
   user: string;
   /** Absolute path of nice(1), which lowers the traces' priority; null when it is missing. */
   niceFile: string | null;
+  /** Absolute path of timeout(1), the watchdog that ends a trace if the server cannot; null when it is missing. */
+  timeoutFile: string | null;
 }
 
 export interface ChildExit {
@@ -154,7 +157,7 @@ export class BpftraceHost {
       });
     }
     const version = parseVersion(result.stdout) ?? parseVersion(result.stderr);
-    this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user, niceFile: resolveExecutable("nice", SAFE_PATH) };
+    this.ready = { mode, bpftraceFile, version, traits: versionTraits(version), user, niceFile: resolveExecutable("nice", SAFE_PATH), timeoutFile: resolveExecutable("timeout", SAFE_PATH) };
     this.fifos.warm();
     // Loaded before the first trace needs it, but not in the way of the answer this check unblocks.
     setTimeout(() => void loadExeca(), EXECA_PRELOAD_DELAY_MS).unref();
@@ -163,8 +166,9 @@ export class BpftraceHost {
   }
 
   /** Starts a long-running bpftrace; the caller owns the returned child until it exits. */
-  async spawn(host: ReadyHost, bpftraceArgs: readonly string[]): Promise<TraceChild> {
-    const plan = withNice(buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config), host.niceFile, this.config.traceNice);
+  async spawn(host: ReadyHost, bpftraceArgs: readonly string[], watchdog: WatchdogTimes): Promise<TraceChild> {
+    const direct = buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config);
+    const plan = withNice(withWatchdog(direct, host.timeoutFile, host.mode, watchdog), host.niceFile, this.config.traceNice);
     const fifo = await this.fifos.take();
     let subprocess;
     try {
@@ -207,7 +211,15 @@ export class BpftraceHost {
       stdout: fifo ? fifoChannel(fifo.readFd) : streamChannel(subprocess.stdout),
       stderr: streamChannel(subprocess.stderr),
       signal: (signal) => {
+        // The watchdog would die of SIGUSR1 and SIGKILL would stop at it: signal the process behind it.
+        const target = host.timeoutFile === null ? undefined : relayTarget(subprocess.pid);
         try {
+          if (target !== undefined) {
+            process.kill(target, signal);
+            return true;
+          }
+          // Not found (yet, or already gone): the watchdog forwards SIGINT and SIGTERM itself.
+          if (host.timeoutFile !== null && signal !== "SIGINT" && signal !== "SIGTERM") return false;
           return subprocess.kill(signal);
         } catch {
           return false;

@@ -17,6 +17,8 @@ export interface VersionTraits {
   dryRun: "dry-run-flag" | "debug-flag";
   /** Signal that makes bpftrace print its maps and keep running; null when unsupported or unknown. */
   mapSnapshotSignal: "SIGUSR1" | null;
+  /** `self:signal:SIGUSR1` probes exist (0.22+): the server adds one that prints the maps. */
+  snapshotProbe: boolean;
   /** `bpftrace -lv 'struct X'` prints the layout from BTF. */
   listStructs: boolean;
   /** Versions we have tested or believe compatible (>= 0.16). */
@@ -53,6 +55,7 @@ const BEFORE_KNOWN_GOOD: VersionTraits = {
   attachSignal: "stdout-attaching",
   dryRun: "debug-flag",
   mapSnapshotSignal: null,
+  snapshotProbe: false,
   listStructs: false,
   knownGood: false,
 };
@@ -68,17 +71,17 @@ const TRAITS_BY_RELEASE: readonly TraitsRow[] = [
   // 0.22: --dry-run added, -d now needs a stage argument, default SIGUSR1 map printing removed.
   {
     from: [0, 22],
-    traits: { infoStream: "stderr", attachSignal: "stdout-attaching", dryRun: "dry-run-flag", mapSnapshotSignal: null, listStructs: true, knownGood: true },
+    traits: { infoStream: "stderr", attachSignal: "stdout-attaching", dryRun: "dry-run-flag", mapSnapshotSignal: null, snapshotProbe: true, listStructs: true, knownGood: true },
   },
   // 0.23: informational output of flags (--info, --help) moved to stdout.
   {
     from: [0, 23],
-    traits: { infoStream: "stdout", attachSignal: "stdout-attaching", dryRun: "dry-run-flag", mapSnapshotSignal: null, listStructs: true, knownGood: true },
+    traits: { infoStream: "stdout", attachSignal: "stdout-attaching", dryRun: "dry-run-flag", mapSnapshotSignal: null, snapshotProbe: true, listStructs: true, knownGood: true },
   },
   // 0.24: "Attaching N probes..." became "Attached N probes" on stderr.
   {
     from: [0, 24],
-    traits: { infoStream: "stdout", attachSignal: "stderr-attached", dryRun: "dry-run-flag", mapSnapshotSignal: null, listStructs: true, knownGood: true },
+    traits: { infoStream: "stdout", attachSignal: "stderr-attached", dryRun: "dry-run-flag", mapSnapshotSignal: null, snapshotProbe: true, listStructs: true, knownGood: true },
   },
 ];
 

@@ -1,4 +1,4 @@
-import { OutputRing, type OutputStream } from "./ring-buffer.js";
+import { OutputRing, type OutputStream, type RingBudget } from "./ring-buffer.js";
 
 export type ExecutionStatus = "running" | "completed" | "timed_out" | "stopped" | "failed";
 
@@ -8,6 +8,8 @@ export type StopReason = "deadline" | "attach_timeout" | "stop_request" | "shutd
 export interface ExecutionLimits {
   ringCapacityLines: number;
   ringCapacityBytes: number;
+  /** Where the output's bytes are counted with every other run's (the server's output budget). */
+  budget?: RingBudget;
 }
 
 /** The record of one bpftrace run: its output ring and how it ended. Mutated only by its supervisor. */
@@ -18,6 +20,10 @@ export class Execution {
   /** When bpftrace reported its probes attached; the timeout counts from here. */
   attachedAt: number | null = null;
   attachedProbes: number | null = null;
+  /** bpftrace attached fewer probes than the program names (0.17 skips a uprobe whose symbol is missing). */
+  attachShortfall: { attached: number; expected: number } | null = null;
+  /** Where each SIGUSR1 snapshot's maps begin and end in the output (absolute line offsets). */
+  readonly snapshots: { begin: number; end: number | null }[] = [];
   exitCode: number | null = null;
   exitSignal: string | null = null;
   /** Human-readable cause of a failure (bpftrace's own message where there is one). */
@@ -41,7 +47,7 @@ export class Execution {
     readonly startedAt: number,
     limits: ExecutionLimits,
   ) {
-    this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityBytes);
+    this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityBytes, limits.budget ?? null);
   }
 
   get finished(): boolean {
@@ -77,10 +83,22 @@ export class Execution {
     for (const wake of woken) wake();
   }
 
+  /** Some of the output was dropped to stay within the server's memory budget (BPFTRACE_MCP_OUTPUT_BUDGET_BYTES). */
+  get outputEvicted(): boolean {
+    return this.ring.evictedForBudget;
+  }
+
+  /** Gives up the kept output to the server's budget; the results say so (outputEvicted). */
+  evictOutput(): void {
+    this.ring.clear(true);
+  }
+
   /** Records the end; the status is decided by the supervisor. */
   finish(status: ExecutionStatus, endedAt: number): void {
     this.status = status;
     this.endedAt = endedAt;
+    // No more output: a last read chunk mostly of cut lines is compacted now.
+    this.ring.seal();
     this.notify();
     for (const resolve of this.endWaiters.splice(0)) resolve();
   }

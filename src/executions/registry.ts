@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { AuditSink } from "../audit/audit-log.js";
-import { GUARD_PROBES, withDeadlineGuard } from "../bpftrace/deadline-guard.js";
+import { accessSync, constants, statSync } from "node:fs";
+import { requireAudited, type AuditSink } from "../audit/audit-log.js";
+import { attachFailure } from "../bpftrace/attach-errors.js";
 import type { BpftraceHost } from "../bpftrace/host.js";
 import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { checkProgram, formatRefusal } from "../policy/index.js";
+import { checkProgram, formatRefusal, instrumentProgram, type PolicyDecision, type PolicyOptions } from "../policy/index.js";
 import { Execution } from "./execution.js";
+import { OutputBudget } from "./output-budget.js";
 import { supervise, type Supervision } from "./supervisor.js";
 
 // The in-program guard fires this long after the server's own deadline, so the server's SIGINT normally wins.
@@ -25,6 +27,8 @@ export interface ExecutionRegistryDeps {
   audit: AuditSink;
   logger: Logger;
   now?: () => number;
+  /** The pid whose process tree no trace may observe (the server's own). */
+  serverPid?: number;
 }
 
 /** Identifier format handed to clients; anything else is rejected before lookup. */
@@ -42,9 +46,12 @@ export class ExecutionRegistry {
   private shuttingDown = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
+  /** The bytes all runs' output holds, against BPFTRACE_MCP_OUTPUT_BUDGET_BYTES. */
+  readonly outputBudget: OutputBudget;
 
   constructor(private readonly deps: ExecutionRegistryDeps) {
     this.now = deps.now ?? Date.now;
+    this.outputBudget = new OutputBudget(deps.config.outputBudgetBytes, () => this.finishedWithOutput());
     this.sweepTimer = setInterval(() => this.sweep(), deps.config.cleanupIntervalMs);
     this.sweepTimer.unref();
   }
@@ -54,7 +61,8 @@ export class ExecutionRegistry {
     const { config, audit, host } = this.deps;
     const warnings: string[] = [];
     const programSha256 = sha256(program);
-    const decision = checkProgram(withFinalNewline(program), { allow: new Set(config.allow), maxBytes: config.maxProgramBytes, maxLines: config.maxProgramLines });
+    const source = withFinalNewline(program);
+    const decision = checkProgram(source, policyOptions(config));
     if (!decision.allowed) {
       const refusal = formatRefusal(decision);
       pushWarning(warnings, audit.write({ event: "refused", tool, execution_id: null, program_sha256: programSha256, program, decision: "refused", reason: refusal }));
@@ -74,19 +82,28 @@ export class ExecutionRegistry {
     let ready;
     let child;
     let execution;
-    let guarded;
+    let instrumented;
     try {
       ready = await host.ensureReady();
       const id = `ex-${randomBytes(6).toString("hex")}`;
       execution = new Execution(id, program, timeoutSeconds, this.now(), {
         ringCapacityLines: config.ringCapacityLines,
         ringCapacityBytes: config.ringCapacityBytes,
+        // OUTPUT BUDGET: every run's output counts against the server's one limit.
+        budget: this.outputBudget,
       });
-      // An unbalanced program will not compile; without the guard its error points at the user's own text.
-      // A program without probes (blank, or only comments) gets no guard either: alone, the guard would make it run.
-      guarded = decision.structure.balanced && decision.probes.length > 0;
-      const source = guarded ? withDeadlineGuard(program, timeoutSeconds * 1000 + GUARD_SLACK_MS) : withFinalNewline(program);
-      child = await host.spawn(ready, ["-e", source]);
+      instrumented = instrumentProgram(source, decision, {
+        serverPid: this.deps.serverPid ?? process.pid,
+        deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
+        snapshotProbe: ready.traits.snapshotProbe,
+      });
+      // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
+      requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
+      child = await host.spawn(ready, ["-e", instrumented.source], {
+        // After everything the server itself would have done: attach wait, trace time, SIGINT grace.
+        deadlineSeconds: (config.attachWaitMs + timeoutSeconds * 1000 + config.killGraceMs) / 1000 + 1,
+        graceSeconds: config.killGraceMs / 1000,
+      });
       this.executions.set(id, execution);
     } finally {
       // Held until the execution is registered, so racing calls cannot exceed the limit.
@@ -98,7 +115,10 @@ export class ExecutionRegistry {
       // Compiling and attaching get their own allowance on top of the trace time.
       attachLimitMs: config.attachWaitMs + timeoutSeconds * 1000,
       killGraceMs: config.killGraceMs,
-      guardProbes: guarded ? GUARD_PROBES : 0,
+      addedProbes: instrumented.addedProbes,
+      attachMarker: instrumented.attachMarker,
+      expectedProbes: expectedProbeCount(decision, instrumented.addedProbes),
+      snapshotMarkers: instrumented.snapshotMarkers,
       now: this.now,
       logger: this.deps.logger,
       onEnd: (ended) => {
@@ -109,13 +129,29 @@ export class ExecutionRegistry {
     this.supervisions.set(id, supervision);
     // Shutdown began while this one was spawning: it ends with the rest.
     if (this.shuttingDown) supervision.stop("shutdown");
-    pushWarning(warnings, audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
     this.deps.logger.info({ executionId: id, timeoutSeconds, programSha256 }, "execution started");
 
     await Promise.race([supervision.attachedOrEnded, execution.waitForEnd(config.attachWaitMs)]);
+    if (execution.attachShortfall) {
+      const { attached, expected } = execution.attachShortfall;
+      supervision.stop("stop_request");
+      await execution.waitForEnd(config.killGraceMs + 6_000);
+      throw new BpftraceMcpError("ATTACH_ERROR", `bpftrace attached ${attached} of the program's ${expected} probes (execution ${id}); it skips a uprobe whose symbol does not exist without saying so. The trace was stopped.`, {
+        hint: "Check each uprobe's binary and symbol with list_probes (e.g. uprobe:/usr/bin/bash:*), or set config = { missing_probes = \"warn\" } to run with the probes that attach.",
+        details: { execution_id: id, attached, expected },
+      });
+    }
     if (execution.finished && !execution.attached && execution.status === "failed") {
-      const sudoFailure = ready.mode === "root" ? null : classifySudoFailure(execution.stderrHead.join("\n"), ready.mode, ready.user);
+      const stderr = execution.stderrHead.join("\n");
+      const sudoFailure = ready.mode === "root" ? null : classifySudoFailure(stderr, ready.mode, ready.user);
       if (sudoFailure) throw sudoFailure;
+      const attach = attachFailure(stderr);
+      if (attach) {
+        throw new BpftraceMcpError("ATTACH_ERROR", `bpftrace compiled the program but could not attach ${attach.probe ?? "a probe"} (execution ${id}):\n${attach.message}`, {
+          hint: "bpf_info shows which probe types this kernel supports; list_probes shows which probes exist here. Trace another probe, or set config = { missing_probes = \"warn\" } to run without the missing ones.",
+          details: { execution_id: id, probe: attach.probe },
+        });
+      }
       throw new BpftraceMcpError("COMPILE_ERROR", `bpftrace could not run the program (execution ${id}):\n${execution.error ?? "no message"}`, {
         hint: "Fix the program at the line and column bpftrace names; list_probes with verbose=true shows a probe's argument names and types.",
         details: { execution_id: id },
@@ -167,10 +203,19 @@ export class ExecutionRegistry {
     for (const [id, execution] of this.executions) {
       if (execution.endedAt !== null && execution.endedAt < cutoff) {
         this.executions.delete(id);
+        // Forgotten: its output no longer counts against the budget (it is freed with it).
+        execution.ring.detach();
         removed += 1;
       }
     }
     return removed;
+  }
+
+  /** Finished executions still holding output, the one that ended first first: what the budget evicts. */
+  private finishedWithOutput(): Execution[] {
+    return [...this.executions.values()]
+      .filter((execution) => execution.endedAt !== null && execution.ring.linesTotal > execution.ring.linesDropped)
+      .sort((left, right) => (left.endedAt ?? 0) - (right.endedAt ?? 0));
   }
 
   /** Stops every running trace and waits for all of them to end (forcing where it is safe after `timeoutMs`). */
@@ -182,10 +227,13 @@ export class ExecutionRegistry {
     const ended = (): Promise<unknown> => Promise.all(running.map(([id]) => this.executions.get(id)?.waitForEnd(timeoutMs)));
     await ended();
     const stragglers = running.filter(([id]) => !this.executions.get(id)?.finished);
-    if (stragglers.length === 0) return;
-    this.deps.logger.warn({ executionIds: stragglers.map(([id]) => id) }, "traces still running at shutdown: forcing them");
-    for (const [, supervision] of stragglers) supervision.force();
-    await Promise.all(stragglers.map(([id]) => this.executions.get(id)?.waitForEnd(1_000)));
+    if (stragglers.length > 0) {
+      this.deps.logger.warn({ executionIds: stragglers.map(([id]) => id) }, "traces still running at shutdown: forcing them");
+      for (const [, supervision] of stragglers) supervision.force();
+      await Promise.all(stragglers.map(([id]) => this.executions.get(id)?.waitForEnd(1_000)));
+    }
+    // The counts of repeated refusals still held back.
+    this.deps.audit.flush?.();
   }
 
   private recordEnd(execution: Execution, tool: string): void {
@@ -206,6 +254,35 @@ export class ExecutionRegistry {
     });
     if (warning) execution.auditWarning = warning;
   }
+}
+
+/** The gate's settings from the server's config: the one place both exec_program and validate_program take them from. */
+export function policyOptions(config: Config): PolicyOptions {
+  return {
+    allow: new Set(config.allow),
+    maxBytes: config.maxProgramBytes,
+    maxLines: config.maxProgramLines,
+    canRead: readableByServer,
+  };
+}
+
+/** A uprobe/usdt target must be a regular file the server's own (real) user could read. */
+function readableByServer(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const WILDCARD = /[*?[\]{]/;
+
+/** Probes bpftrace must report attached; null when a wildcard (or missing_probes) makes the count open. */
+function expectedProbeCount(decision: PolicyDecision, added: number): number | null {
+  if (decision.configKeys.some((key) => key.toLowerCase().includes("missing_probes"))) return null;
+  if (decision.specifiers.some((specifier) => WILDCARD.test(specifier.normalized))) return null;
+  return decision.specifiers.length + added;
 }
 
 /** bpftrace 0.17 lexes a `//` comment on an unterminated last line as code: every program the server runs ends with a newline. */

@@ -11,8 +11,14 @@ export interface SupervisorOptions {
   attachLimitMs: number;
   /** How long bpftrace may print its maps after SIGINT before it is forced. */
   killGraceMs: number;
-  /** Probes the server itself added (the deadline guard), subtracted from bpftrace's count. */
-  guardProbes: number;
+  /** Probes the server itself added (BEGIN marker, deadline guard, snapshot probe), subtracted from bpftrace's count. */
+  addedProbes: number;
+  /** The line the server's BEGIN prints once bpftrace has attached every probe; null: trust the attach line. */
+  attachMarker: string | null;
+  /** Probes bpftrace must report (the program's specifiers plus the added ones); null when wildcards make it unknown. */
+  expectedProbes: number | null;
+  /** Lines the snapshot probe prints around its maps (bpftrace 0.22+), or null. */
+  snapshotMarkers: { begin: string; end: string } | null;
   now: () => number;
   logger: Logger;
   /** Called once, after the status is final and both pipes are drained. */
@@ -60,27 +66,69 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
   });
   let exited = false;
 
-  const markAttached = (line: string): boolean => {
-    if (execution.attached) return false;
-    const count = parseAttachLine(line);
-    if (count === null) return false;
+  let reportedProbes: number | null = null;
+  const markAttached = (): void => {
+    if (execution.attached) return;
     execution.attached = true;
     execution.attachedAt = options.now();
-    execution.attachedProbes = Math.max(0, count - options.guardProbes);
+    if (reportedProbes !== null && options.expectedProbes !== null && reportedProbes < options.expectedProbes) {
+      execution.attachShortfall = { attached: Math.max(0, reportedProbes - options.addedProbes), expected: options.expectedProbes - options.addedProbes };
+    }
     // The trace time starts here, as bpftrace's own `elapsed` (which the deadline guard reads) does:
     // a slow compile on a busy machine does not eat into it.
     schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
     resolveAttached();
+  };
+  /** Reads a line printed before attach: the attach count and the marker are the server's, not output. */
+  const beforeAttach = (line: string): boolean => {
+    if (options.attachMarker !== null && line === options.attachMarker) {
+      markAttached();
+      return true;
+    }
+    const count = reportedProbes === null ? parseAttachLine(line) : null;
+    if (count === null) return false;
+    reportedProbes = count;
+    execution.attachedProbes = Math.max(0, count - options.addedProbes);
+    // bpftrace 0.17-0.23 print "Attaching" before attaching: only the BEGIN marker means attached.
+    if (options.attachMarker === null) markAttached();
     return true;
   };
-  // stdout lines are decoded only until bpftrace reports attached; after that they are stored as
-  // bytes, a whole batch at a time.
+  let snapshotOpen = false;
+  /** While a snapshot is pending, lines are decoded to find its markers, which become readable headings. */
+  const snapshotLine = (line: string, lineNumber: number): string | null => {
+    const markers = options.snapshotMarkers;
+    if (markers === null) return null;
+    if (line === markers.begin) {
+      snapshotOpen = true;
+      execution.snapshots.push({ begin: lineNumber, end: null });
+      return "--- maps snapshot (SIGUSR1) ---";
+    }
+    if (line === markers.end) {
+      snapshotOpen = false;
+      const last = execution.snapshots.at(-1);
+      if (last) last.end = lineNumber;
+      snapshotWatch.pending = Math.max(0, snapshotWatch.pending - 1);
+      return "--- end of maps snapshot ---";
+    }
+    return null;
+  };
+  const snapshotWatch = { pending: 0 };
+  // stdout lines are decoded only until bpftrace reports attached (and while a snapshot is pending);
+  // otherwise they are stored as bytes, a whole batch at a time.
   const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
     let next = 0;
-    for (; next < count && !execution.attached; next += 1) {
+    for (; next < count && (!execution.attached || snapshotWatch.pending > 0 || snapshotOpen); next += 1) {
       const start = starts[next] ?? 0;
       const end = ends[next] ?? 0;
-      if (!markAttached(bytes.toString("utf8", start, end))) execution.appendBytes("stdout", bytes, start, end);
+      const text = bytes.toString("utf8", start, end);
+      if (!execution.attached && beforeAttach(text)) continue;
+      if (options.attachMarker !== null && text === options.attachMarker) continue;
+      const heading = snapshotLine(text, execution.ring.linesTotal);
+      if (heading === null) execution.appendBytes("stdout", bytes, start, end);
+      else {
+        const headingBytes = Buffer.from(heading);
+        execution.appendBytes("stdout", headingBytes, 0, headingBytes.length);
+      }
     }
     if (next < count) execution.appendBatch("stdout", bytes, starts, ends, next, count);
   });
@@ -90,7 +138,7 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
       const end = ends[index] ?? 0;
       const text = bytes.toString("utf8", start, end);
       if (MEMLOCK_NOISE.test(text)) continue;
-      if (!execution.attached && markAttached(text)) continue;
+      if (!execution.attached && beforeAttach(text)) continue;
       execution.appendStderr(text, bytes, start, end);
     }
   });
@@ -173,6 +221,7 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     },
     snapshotMaps: () => {
       if (exited || !execution.attached) return false;
+      if (options.snapshotMarkers !== null) snapshotWatch.pending += 1;
       send("SIGUSR1");
       return true;
     },
@@ -197,6 +246,9 @@ function classifyEnd(execution: Execution, exit: ChildExit, endedAt: number): Ex
     execution.error = `bpftrace could not be started: ${stderrText}`;
     return "failed";
   }
+  // Stopped on request before bpftrace could install its handlers: it died of our own signal.
+  const requested = execution.stopReason === "stop_request" || execution.stopReason === "shutdown";
+  if (requested && signal !== null && execution.signalsSent.includes(signal)) return "stopped";
   if (!execution.attached && exitCode !== 0) {
     execution.error = stderrText || describeExit(exitCode, signal);
     return "failed";

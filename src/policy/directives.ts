@@ -52,6 +52,30 @@ const OPEN_COMMENT: RuleText = {
   alternative: "close the comment on the same line, or use //",
 };
 
+const MACRO_BODY: RuleText = {
+  rule: "define",
+  reason:
+    "a #define may only give a name to a number or a string literal: bpftrace rebuilds other macro bodies by joining tokens, which can form calls and comments the policy never saw",
+  alternative: "write #define NAME 1024 or #define NAME \"text\", or write the expression where it is used",
+};
+
+const MACRO_NAME: RuleText = {
+  rule: "define",
+  reason: "a macro name must be UPPER_CASE (letters, digits, _) and not BEGIN or END, so it cannot replace a keyword, builtin or probe the server relies on",
+  alternative: "rename it, e.g. #define MAX_ENTRIES 1024",
+};
+
+const FUNCTION_LIKE: RuleText = {
+  rule: "define",
+  reason: "function-like macros are refused: their expansion is built by joining tokens",
+  alternative: "write the expression where it is used, or use a bpftrace map or variable",
+};
+
+// What a macro may expand to: nothing, a number, or one string literal, then at most a comment.
+const LITERAL_BODY = /^[ \t]*(?:-?[ \t]*[0-9][0-9A-Za-z_]*|"(?:[^"\\\n]|\\.)*")?[ \t]*(?:\/\/.*|\/\*(?:(?!\*\/).)*\*\/[ \t]*)?$/;
+const MACRO_NAME_FORM = /^[A-Z_][A-Z0-9_]*$/;
+const RESERVED_MACRO_NAMES = new Set(["BEGIN", "END"]);
+
 const STRUCTURAL_ISSUES = new Set(["unterminated-string", "unterminated-comment", "unbalanced"]);
 const WATCHPOINTS = new Set(["watchpoint", "asyncwatchpoint"]);
 const SHORT_PROVIDERS = new Set(["w", "aw", "iter", "it"]);
@@ -109,6 +133,13 @@ function checkDefine(
     return;
   }
   findings.macroNames.add(macroName);
+  if (!MACRO_NAME_FORM.test(macroName) || RESERVED_MACRO_NAMES.has(macroName)) {
+    findings.violations.push(toViolation(MACRO_NAME, macroName, token));
+  }
+  if (head[2] !== undefined) findings.violations.push(toViolation(FUNCTION_LIKE, `${macroName}${head[2]}`, token));
+  if (!LITERAL_BODY.test(rest.slice(head[0].length))) {
+    findings.violations.push(toViolation(MACRO_BODY, rest.slice(head[0].length).trim() || macroName, token));
+  }
   if (bannedBuiltin(macroName, allow)) {
     const text = { rule: "define", reason: `a macro named \`${macroName}\` shadows a refused builtin`, alternative: "choose another macro name" };
     findings.violations.push(toViolation(text, macroName, token));

@@ -16,6 +16,9 @@ import {
   type RuleText,
 } from "./rules.js";
 import { tokenize, type StructureFacts, type Token } from "./tokenizer.js";
+import { outline, type Outline } from "./outline.js";
+import { checkOutline } from "./item-rules.js";
+import type { ProbeSpecifier } from "./probe-types.js";
 
 export type { PolicyViolation } from "./rules.js";
 
@@ -26,9 +29,19 @@ export interface PolicyDecision {
   violations: PolicyViolation[];
   /** Header names as written, e.g. "linux/sched.h". */
   includes: string[];
-  /** Top-level probe specifiers, best effort. */
+  /** Top-level probe specifiers, as written. */
   probes: string[];
+  /** The same, read: provider, context, target path. */
+  specifiers: ProbeSpecifier[];
+  /** Every function called in code (predicates and action blocks), in source order, once each. */
+  calls: string[];
+  /** Keys of config blocks, as written. */
+  configKeys: string[];
+  /** Map names used in code (`@` for the anonymous map), once each. */
+  mapNames: string[];
   structure: StructureFacts;
+  /** The code tokens and their top-level items: what instrument.ts edits. */
+  code: { tokens: Token[]; outline: Outline };
 }
 
 /** Operator settings for the gate. */
@@ -37,6 +50,10 @@ export interface PolicyOptions {
   allow: ReadonlySet<AllowFlag>;
   maxBytes: number;
   maxLines: number;
+  /** Whether the server's own user could read a file a uprobe/usdt names; absent: every path is refused. */
+  canRead?: (path: string) => boolean;
+  /** Largest `max_strlen` a config block may set. */
+  maxStrlen?: number;
 }
 
 type BlockKind = "top" | "action" | "definition" | "config";
@@ -56,7 +73,8 @@ export function checkProgram(program: string, options: PolicyOptions): PolicyDec
     const text = sizeText(`the program is ${bytes} bytes; the limit is ${options.maxBytes}`);
     const problem = { line: 1, column: 1, message: "not analysed: the program exceeds the size limit" };
     const violations = [toViolation(text, `${bytes} bytes`, { line: 1, column: 1 })];
-    return { allowed: false, violations, includes: [], probes: [], structure: { balanced: false, problem } };
+    const empty = { probes: [], specifiers: [], calls: [], configKeys: [], mapNames: [] };
+    return { allowed: false, violations, includes: [], ...empty, structure: { balanced: false, problem }, code: { tokens: [], outline: { items: [], problems: [] } } };
   }
   const violations: PolicyViolation[] = [];
   const lineCount = program.split("\n").length - (program.endsWith("\n") ? 1 : 0);
@@ -71,17 +89,28 @@ export function checkProgram(program: string, options: PolicyOptions): PolicyDec
     options.allow,
   );
   violations.push(...directives.violations);
+  const codeTokens = lexed.tokens.filter((token) => token.kind !== "directive");
   const walk = new CodeWalk(options.allow, directives.macroNames);
-  walk.run(lexed.tokens.filter((token) => token.kind !== "directive"));
+  walk.run(codeTokens);
   violations.push(...walk.violations);
+  const items = outline(codeTokens);
+  const checked = checkOutline(codeTokens, items, { canRead: options.canRead ?? (() => false), maxStrlen: options.maxStrlen ?? 1024 });
+  // Structure problems the lexer already reported (unbalanced, unterminated) need no second line.
+  if (lexed.structure.balanced) violations.push(...checked.violations);
+  else violations.push(...checked.violations.filter((violation) => violation.rule !== "structure"));
   const kept = dedupe(violations).filter((violation) => !(violation.rule === "include" && options.allow.has("include")));
   kept.sort((a, b) => a.line - b.line || a.column - b.column);
   return {
     allowed: kept.length === 0,
     violations: kept,
     includes: directives.includes,
-    probes: walk.probes,
+    probes: checked.specifiers.map((specifier) => specifier.text),
+    specifiers: checked.specifiers,
+    calls: [...new Set(walk.calls)],
+    configKeys: checked.configKeys,
+    mapNames: [...new Set(walk.mapNames)],
     structure: lexed.structure,
+    code: { tokens: codeTokens, outline: items },
   };
 }
 
@@ -118,6 +147,8 @@ function dedupe(violations: PolicyViolation[]): PolicyViolation[] {
 class CodeWalk {
   readonly violations: PolicyViolation[] = [];
   readonly probes: string[] = [];
+  readonly calls: string[] = [];
+  readonly mapNames: string[] = [];
   private readonly blocks: { char: string; kind: BlockKind }[] = [];
   /** Top-level tokens since the last `;` or block, to classify the next top-level `{`. */
   private segment: Token[] = [];
@@ -148,8 +179,9 @@ class CodeWalk {
     if (topLevel) this.trackSegment(token);
     if (topLevel && !this.inPredicate && this.usesMacro(token)) this.add(MACRO_OUTSIDE_CODE, token.text, token);
     const nextIsParen = next?.kind === "punct" && next.text === "(";
+    if (token.kind === "map" && this.kind() !== "definition" && this.kind() !== "config") this.mapNames.push(token.text);
     if (token.kind === "probe") {
-      const refused = checkProbeSpecifier(token.text);
+      const refused = checkProbeSpecifier(token.text.replaceAll('"', ""));
       if (refused) this.add(refused, token.text, token);
       if (nextIsParen) this.add(lexicalText("probe-paren"), `${token.text}(`, token);
     } else if (token.kind === "number" && nextIsParen) {
@@ -182,9 +214,11 @@ class CodeWalk {
       }
     }
     if (afterAccess) return;
+    if (isCall && this.kind() !== "definition" && this.kind() !== "config" && !token.probePosition) this.calls.push(name);
     if (PREPROCESSOR_OPERATORS.has(name)) this.add(preprocessorOperatorText(name), name, token);
     else if (name === "import") this.add(IMPORT_TEXT, name, token);
-    else if (name === "config" && (this.blocks.length === 0 || isAssigned)) this.add(CONFIG_TEXT, name, token);
+    // A top-level config block is read by item-rules (key by key); config assigned anywhere else is not bpftrace's.
+    else if (name === "config" && this.blocks.length > 0 && isAssigned) this.add(CONFIG_TEXT, name, token);
     else if (name === "offsetof" && isCall && this.offsetofDepth === undefined) this.offsetofDepth = this.blocks.length;
   }
 

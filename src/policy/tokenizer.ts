@@ -10,6 +10,9 @@ export interface Token {
   text: string;
   line: number;
   column: number;
+  /** Index of the token's first character in the source, and one past its last. */
+  offset: number;
+  end: number;
   /** An identifier or probe specifier read where a top-level probe may start. */
   probePosition: boolean;
 }
@@ -38,6 +41,8 @@ export interface TokenizeOptions {
   macroBody?: boolean;
   line?: number;
   column?: number;
+  /** Offset of `source` within the program, for token offsets. */
+  offset?: number;
 }
 
 const IDENT_START = /[A-Za-z_]/;
@@ -45,6 +50,9 @@ const IDENT_CHAR = /[A-Za-z0-9_]/;
 const PROBE_CHAR = /[A-Za-z0-9_.:/*?[\]+\-$!]/;
 const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 const TRIGRAPH_LAST = "=/'()!<>-";
+// Only these trigraphs can change what a comment or string hides: ??/ is a backslash (it continues a
+// // comment onto the next line) and ??= at the start of a line is a # (a directive). Any trigraph in code is refused.
+const LINE_START_TRIGRAPH = /^[ \t]*$/;
 const CLOSERS: Readonly<Record<string, string>> = { ")": "(", "]": "[", "}": "{" };
 const C_MODE_KEYWORDS = new Set(["struct", "union", "enum"]);
 
@@ -128,14 +136,22 @@ class Lexer {
       else if (char === "\r" && this.src[k + 1] !== "\n") at(k, "control", "U+000D");
       else if ((code < 0x20 && char !== "\t" && char !== "\r") || code === 0x7f) at(k, "control", describeChar(char));
       else if (BIDI.test(char)) at(k, "bidi", describeChar(char));
-      else if (char === "?" && this.src[k + 1] === "?" && TRIGRAPH_LAST.includes(this.src[k + 2] ?? "x")) {
+      else if (char === "?" && this.src[k + 1] === "?" && this.dangerousTrigraph(k, lineStart)) {
         at(k, "trigraph", this.src.slice(k, k + 3));
       } else if (char === "\\" && isContinuation(this.src, k)) at(k, "continuation", "\\");
     }
   }
 
+  /** `??/` anywhere, or `??=` opening a line: the two trigraphs that can change what bpftrace and clang see. */
+  private dangerousTrigraph(at: number, lineStart: number): boolean {
+    const last = this.src[at + 2];
+    if (last === "/") return true;
+    return last === "=" && LINE_START_TRIGRAPH.test(this.src.slice(lineStart, at));
+  }
+
   private push(kind: TokenKind, text: string, start: number, probePosition = false): void {
-    this.tokens.push({ kind, text, line: this.line, column: this.column(start), probePosition });
+    const offset = start + (this.options.offset ?? 0);
+    this.tokens.push({ kind, text, line: this.line, column: this.column(start), offset, end: offset + text.length, probePosition });
     this.lineHasToken = true;
   }
 
@@ -156,6 +172,7 @@ class Lexer {
     } else if (char === " " || char === "\t" || char === "\r" || char.charCodeAt(0) < 0x20) this.i++;
     else if (char === "/" && next === "*") this.blockComment();
     else if (char === "/" && next === "/") this.lineComment();
+    else if (char === '"' && this.atProbeStart()) this.identOrProbe();
     else if (char === '"') this.string();
     else if (char === "#") this.hash();
     else if (IDENT_START.test(char)) this.identOrProbe();
@@ -233,13 +250,18 @@ class Lexer {
     this.i = stop; // a `#!` line at column 1 is bpftrace's shebang comment
   }
 
+  /** Where bpftrace's grammar lets a probe specifier start: top level, after a block, `,` or `;`. */
+  private atProbeStart(): boolean {
+    return this.probePosition && this.stack.length === 0 && !this.options.macroBody;
+  }
+
   private identOrProbe(): void {
     const start = this.i;
     const identEnd = this.scanWhile(start, IDENT_CHAR);
-    if (this.probePosition && this.stack.length === 0 && !this.options.macroBody) {
+    if (this.atProbeStart()) {
       const runEnd = this.probeRun(start);
       const run = this.src.slice(start, runEnd);
-      if (run.includes(":")) {
+      if (run.includes(":") || (this.src[start] === '"' && run.length > 0)) {
         const unquoted = run.replace(/"[^"]*"/g, '""');
         if (/\/\/|\/\*|\*\//.test(unquoted)) this.issue("probe-comment", run, start);
         if (unquoted.split(/[^A-Za-z0-9_]+/).some((part) => C_MODE_KEYWORDS.has(part))) {
@@ -249,6 +271,10 @@ class Lexer {
         this.significant("probe", run, start, true);
         return;
       }
+    }
+    if (identEnd === start) {
+      this.string(); // a quote at probe position that opens no probe specifier: an ordinary (bad) string
+      return;
     }
     const text = this.src.slice(start, identEnd);
     this.i = identEnd;
@@ -281,6 +307,7 @@ class Lexer {
   }
 
   private punct(char: string, next: string, start: number): void {
+    if (char === "?" && next === "?" && TRIGRAPH_LAST.includes(this.src[start + 2] ?? "x")) this.issue("trigraph", this.src.slice(start, start + 3));
     if (char === "%" && next === ":") this.issue("digraph", "%:");
     else if (this.options.macroBody && /^(<%|%>|<:|:>)$/.test(char + next)) this.issue("digraph", char + next);
     const text = char === "-" && next === ">" ? "->" : char;

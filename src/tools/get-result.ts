@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { toolResult } from "../errors.js";
+import type { Execution } from "../executions/execution.js";
 import { runTool, type ToolRegistrar } from "./context.js";
 import { describeExecution, executionIdSchema, executionSummarySchema, summarize } from "./execution-view.js";
 
@@ -44,11 +45,12 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
         const execution = registry.get(execution_id);
         let snapshot: "requested" | "unsupported" | "not_running" | null = null;
         if (snapshot_maps) {
-          const supported = context.host.readyHost()?.traits.mapSnapshotSignal != null;
+          const traits = context.host.readyHost()?.traits;
+          const supported = traits !== undefined && (traits.mapSnapshotSignal !== null || traits.snapshotProbe);
           if (!supported) snapshot = "unsupported";
           else if (registry.snapshot(execution_id)) snapshot = "requested";
           else snapshot = "not_running";
-          if (snapshot === "requested") await execution.waitForOutput(execution.ring.linesTotal, SNAPSHOT_SETTLE_MS).then(() => delay(SNAPSHOT_SETTLE_MS));
+          if (snapshot === "requested") await settleSnapshot(execution);
         }
         if (wait_seconds > 0) await execution.waitForOutput(offset, wait_seconds * 1000);
         const slice = execution.ring.read(offset, limit);
@@ -90,4 +92,20 @@ function renderText(
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+// A marked snapshot (bpftrace 0.22+) is done when its end line arrives; 0.17's own printing has no end mark.
+const SNAPSHOT_LIMIT_MS = 3_000;
+
+async function settleSnapshot(execution: Execution): Promise<void> {
+  const count = execution.snapshots.length;
+  const deadline = Date.now() + SNAPSHOT_LIMIT_MS;
+  await execution.waitForOutput(execution.ring.linesTotal, SNAPSHOT_SETTLE_MS);
+  if (execution.snapshots.length === count && !execution.finished) {
+    await delay(SNAPSHOT_SETTLE_MS); // unmarked: give the printing a moment
+    if (execution.snapshots.length === count) return;
+  }
+  while (!execution.finished && execution.snapshots.at(-1)?.end === null && Date.now() < deadline) {
+    await execution.waitForOutput(execution.ring.linesTotal, deadline - Date.now());
+  }
 }

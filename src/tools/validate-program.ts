@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { toolResult } from "../errors.js";
 import { dryRun } from "../bpftrace/dry-run.js";
-import { withFinalNewline } from "../executions/registry.js";
-import { checkProgram, formatRefusal } from "../policy/index.js";
+import { policyOptions, withFinalNewline } from "../executions/registry.js";
+import { checkProgram, formatRefusal, instrumentProgram } from "../policy/index.js";
 import { runTool, type ToolRegistrar } from "./context.js";
 
 /** validate_program: the security policy's verdict and a compile check, without running anything. */
@@ -33,7 +33,8 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
     },
     async ({ program }) =>
       runTool(context, "validate_program", async () => {
-        const decision = checkProgram(withFinalNewline(program), { allow: new Set(config.allow), maxBytes: config.maxProgramBytes, maxLines: config.maxProgramLines });
+        const source = withFinalNewline(program);
+        const decision = checkProgram(source, policyOptions(config));
         const sha = createHash("sha256").update(program).digest("hex");
         const policy = { allowed: decision.allowed, violations: decision.violations };
         if (!decision.allowed) {
@@ -42,7 +43,10 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
           return toolResult(`Refused by the security policy (nothing was compiled):\n${formatRefusal(decision)}`, structured);
         }
         context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed" });
-        const compiled = await dryRun(context.host, program);
+        // The program is compiled as it would run: with the server's filter, marker and guard added.
+        const ready = await context.host.ensureReady();
+        const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
+        const compiled = await dryRun(context.host, instrumented.source);
         const structured = { valid: compiled.valid, policy, compiled: compiled.valid, errors: compiled.diagnostics, probes: decision.probes, method: compiled.method };
         const text = compiled.valid
           ? `Valid: allowed by the policy and compiled (${compiled.method}). Would attach: ${decision.probes.join(", ") || "(none found)"}.`

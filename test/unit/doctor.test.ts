@@ -221,7 +221,7 @@ function fakeHost(script: { ready?: ReadyHost; fails?: BpftraceMcpError; runs?: 
 
 function readyAs(mode: ReadyHost["mode"], versionText = "0.17.0"): ReadyHost {
   const version = parseVersion(`bpftrace v${versionText}`);
-  return { mode, bpftraceFile: "/usr/bin/bpftrace", version, traits: versionTraits(version), user: mode === "root" ? "root" : "alice", niceFile: null };
+  return { mode, bpftraceFile: "/usr/bin/bpftrace", version, traits: versionTraits(version), user: mode === "root" ? "root" : "alice", niceFile: null, timeoutFile: null };
 }
 
 const healthyRuns = (args: readonly string[]): RunResult =>

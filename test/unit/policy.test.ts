@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import { checkProgram, formatRefusal, type AllowFlag, type PolicyOptions } from "../../src/policy/index.js";
 
-const DEFAULTS: PolicyOptions = { allow: new Set<AllowFlag>(), maxBytes: 64 * 1024, maxLines: 2000 };
+// Every uprobe target is readable here except the planted root-only file.
+const DEFAULTS: PolicyOptions = { allow: new Set<AllowFlag>(), maxBytes: 64 * 1024, maxLines: 2000, canRead: (path) => !path.startsWith("/root/") };
 
 function check(program: string, allow: AllowFlag[] = []) {
   return checkProgram(program, { ...DEFAULTS, allow: new Set(allow) });
@@ -130,6 +131,37 @@ const ROWS: Row[] = [
   { name: "a number glued to a call", program: 'BEGIN { $x = 1cat("/etc/shadow"); }', expected: "syntax" },
   // Probes that act on the system.
   { name: "a watchpoint probe", program: "watchpoint:0x10000000:8:w { exit(); }", expected: "probe" },
+  // The gateway issue's attacks and the rules that answer them.
+  { name: "a macro whose body bpftrace joins into cat (ca t)", program: '#define X ca t("/root/secret")\nBEGIN { X; exit(); }', expected: "define" },
+  { name: "a macro whose body joins across a comment (ca/**/t)", program: '#define X ca/**/t("/root/secret")\nBEGIN { X; exit(); }', expected: "define" },
+  { name: "a macro ending in / that turns the next /* into //", program: '#define C 1 /\nBEGIN { $a = C/*\n; cat("/root/secret"); //*/ + 2;\nexit(); }', expected: "define" },
+  { name: "a macro named after a keyword the server's guard uses", program: "#define interval / /\nBEGIN { exit(); }", expected: "define" },
+  { name: "a lower-case macro name hiding a builtin the guard reads", program: "#define elapsed 0\nBEGIN { exit(); }", expected: "define" },
+  { name: "a macro named BEGIN", program: "#define BEGIN 1\nEND { exit(); }", expected: "define" },
+  { name: "a function-like macro, even a harmless one", program: "#define TWICE(x) 2\nBEGIN { @ = TWICE(1); }", expected: "define" },
+  { name: "a macro holding an expression", program: "#define MAX_BYTES (1 << 20)\nBEGIN { @ = MAX_BYTES; }", expected: "define" },
+  { name: "a macro holding an identifier", program: "#define WHO comm\nkprobe:f { @[WHO] = count(); }", expected: "define" },
+  { name: "a ??/ trigraph inside a // comment", program: "BEGIN { // harmless ??/\ncat(\"/etc/shadow\"); }", expected: "preprocessor" },
+  { name: "a ??= trigraph starting a line", program: "  ??=include <linux/sched.h>\nBEGIN { exit(); }", expected: "preprocessor" },
+  { name: "a trigraph in code", program: "BEGIN { @ = 1 ??' 2; }", expected: "preprocessor" },
+  { name: "a quoted watchpoint provider", program: '"watchpoint":0x404020:8:w { @ = count(); }', expected: "probe" },
+  { name: "a watchpoint with quoted segments", program: 'w:"0x404020":8:"w" { @ = count(); }', expected: "probe" },
+  { name: "an iterator without a pin (it walks every task, the server's too)", program: 'iter:task { printf("%s:%d\\n", ctx->task->comm, ctx->task->pid); }', expected: "probe" },
+  { name: "a program with no probe at all", program: "// nothing here\n", expected: "structure" },
+  { name: "stray tokens where a probe should start", program: "1 + 2 { }", expected: "structure" },
+  { name: "BEGIN sharing a block with a traced probe", program: "BEGIN, tracepoint:syscalls:sys_enter_read { @ = count(); }", expected: "probe" },
+  { name: "an interval probe reading the interrupted task's comm", program: 'interval:ms:1 { printf("%s\\n", comm); }', expected: "timer-probe" },
+  { name: "an interval probe reading user memory", program: "interval:ms:1 { @ = str(uptr(0x7fff0000)); }", expected: "timer-probe" },
+  { name: "an interval probe sampling user stacks", program: "i:ms:1 { @[ustack] = count(); }", expected: "timer-probe" },
+  { name: "a uprobe on a file the server's user cannot read", program: "uprobe:/root/secret.sh:foo { @ = count(); }", expected: "probe-target" },
+  { name: "a usdt probe on a file the server's user cannot read", program: "usdt:/root/app:prov:probe { @ = count(); }", expected: "probe-target" },
+  { name: "a uprobe path with a wildcard", program: "uprobe:/usr/lib/*/libc.so.6:malloc { @ = count(); }", expected: "probe-target" },
+  { name: "a relative uprobe path", program: "uprobe:./bin/app:main { @ = count(); }", expected: "probe-target" },
+  { name: "a config block enabling unsafe", program: "config = { unsafe = 1 }\nBEGIN { exit(); }", expected: "config" },
+  { name: "a config block raising a limit", program: "config = { max_map_keys = 1000000; missing_probes = warn; }\nBEGIN { exit(); }", expected: "config" },
+  { name: "a config block with the old variable names", program: "config = { BPFTRACE_LOG_SIZE = 100000000 }\nBEGIN { exit(); }", expected: "config" },
+  { name: "a config block with a string length over the bound", program: "config = { max_strlen = 100000 }\nBEGIN { exit(); }", expected: "config" },
+  { name: "config assigned inside an action block", program: "BEGIN { config = 1; }", expected: "config" },
   { name: "a pinned iterator", program: 'iter:task_file:/sys/fs/bpf/files { printf("%d\\n", ctx->fd); }', expected: "probe" },
 
   // Legitimate programs.
@@ -139,10 +171,10 @@ const ROWS: Row[] = [
   { name: "the sys_enter_kill tracepoint", program: 'tracepoint:syscalls:sys_enter_kill { printf("%d -> %d sig %d\\n", pid, args->pid, args->sig); }', expected: "allow" },
   { name: "the signal_generate tracepoint", program: "tracepoint:signal:signal_generate { @[args->sig] = count(); }", expected: "allow" },
   { name: "struct fields named signal", program: "kprobe:do_exit { $t = (struct task_struct *)curtask; @[comm] = $t->signal->nr_threads; @x = curtask->signal; }", expected: "allow" },
-  { name: "probe names containing cat and signal", program: "kprobe:cat_something, uprobe:/bin/cat:main, self:signal:SIGUSR1 { @[probe] = count(); }", expected: "allow" },
+  { name: "probe names containing cat and signal", program: "kprobe:cat_something, uprobe:/bin/cat:main { @[probe] = count(); }\nself:signal:SIGUSR1 { print(@); }", expected: "allow" },
   { name: "kernel headers with a curtask cast", program: '#include <linux/sched.h>\nkprobe:do_nanosleep { $task = (struct task_struct *)curtask; printf("%s %d\\n", $task->comm, $task->tgid); }', expected: "allow" },
   { name: "net/sock.h for socket fields", program: "#include <net/sock.h>\nkprobe:tcp_connect { $sk = (struct sock *)arg0; @[ntop($sk->__sk_common.skc_daddr)] = count(); }", expected: "allow" },
-  { name: "#define constants and conditionals", program: "#define TASK_COMM_LEN 16\n#define MAX_BYTES (1 << 20) // one MiB\n#ifndef BPFTRACE_HAVE_BTF\n#error this tool needs BTF\n#else\n#include <linux/limits.h>\n#endif\nkprobe:vfs_read /arg2 < MAX_BYTES/ { @[comm] = sum(arg2); @len = PATH_MAX; }", expected: "allow" },
+  { name: "#define constants and conditionals", program: "#define TASK_COMM_LEN 16\n#define MAX_BYTES 1048576 // one MiB\n#ifndef BPFTRACE_HAVE_BTF\n#error this tool needs BTF\n#else\n#include <linux/limits.h>\n#endif\nkprobe:vfs_read /arg2 < MAX_BYTES/ { @[comm] = sum(arg2); @len = PATH_MAX; }", expected: "allow" },
   { name: "macros used in predicates and actions", program: "#define TARGET_PID 42\n#define KB 1024\nkprobe:vfs_read /pid == TARGET_PID/ { @kb = hist(arg2 / KB); }", expected: "allow" },
   { name: "a struct definition with brace-free comments", program: "struct nameidata {\n  struct path path; // from fs/namei.c\n  struct qstr last;\n  /* [...] */\n};\nkprobe:lookup_fast { $nd = (struct nameidata *)arg0; @[str($nd->last.name)] = count(); }", expected: "allow" },
   { name: "predicates with division", program: "kprobe:vfs_read /arg2 / 2 > 100/ { @kb = hist(arg2 / 1024); @pages = avg(arg2 * 10 / 4096); }\ninterval:s:1 { print(@kb); }", expected: "allow" },
@@ -161,7 +193,12 @@ const ROWS: Row[] = [
   { name: "comments around probes and predicates", program: "/* header */ kprobe:vfs_read // the read path\n/pid == 123/ /* only one process */ { @bytes = sum(arg2); }\n", expected: "allow" },
   { name: "escaped quotes in strings", program: 'BEGIN { printf("\\"cat\\" %s \\\\ \\n", comm); exit(); }', expected: "allow" },
   { name: "ternaries and a pointer-field call-free expression", program: "kprobe:vfs_read { $x = pid > 1 ? 1 : 2; @[$x] = count(); }", expected: "allow" },
-  { name: "an iterator without a pin", program: 'iter:task { printf("%s:%d\\n", ctx->task->comm, ctx->task->pid); }', expected: "allow" },
+  { name: "a config block that only tolerates missing probes", program: 'config = { missing_probes = "ignore" }\ntracepoint:syscalls:sys_enter_openat { @[comm] = count(); }', expected: "allow" },
+  { name: "config keys that shape output, old and new spellings", program: "config = { missing_probes = warn; print_maps_on_exit = 0; stack_mode = perf; BPFTRACE_STRLEN = 128; max_strlen = 200 }\nkprobe:f { @[kstack] = count(); }", expected: "allow" },
+  { name: "a comment with ??) in it", program: "// (why is games in my $PATH??)\nBEGIN { printf(\"??) ??( ??!\\n\"); exit(); }", expected: "allow" },
+  { name: "a quoted provider and quoted segments", program: '"profile":hz:49 { @[kstack] = count(); }\ntracepoint:"syscalls":"sys_enter_openat" { @o = count(); }', expected: "allow" },
+  { name: "an interval probe that prints and clears maps", program: 'kprobe:vfs_read { @[comm, pid] = count(); }\ninterval:s:1 { time("%H:%M:%S\\n"); print(@); clear(@); }\ninterval:s:10 { exit(); }', expected: "allow" },
+  { name: "macros that name numbers and strings, negative and with comments", program: '#define NEG -1\n#define HEX 0x10 /* sixteen */\n#define MSG "hi // not a comment"\n#define FLAG\nBEGIN { @a = NEG; @b = HEX; printf("%s\\n", MSG); exit(); }', expected: "allow" },
   { name: "map declarations and macros of newer bpftrace", program: "let @a = lruhash(100);\nmacro add_one(x) { x + 1 }\nbegin { @a[1] = add_one(1); }", expected: "allow" },
 ];
 
@@ -191,14 +228,15 @@ describe("checkProgram: allow flags loosen exactly what they name", () => {
 
   it("re-enables cat() with the cat flag, and nothing else", () => {
     expect(check(catProgram, ["cat"]).allowed).toBe(true);
-    expect(check('#define LOAD cat("/proc/loadavg")\ninterval:s:1 { LOAD; }', ["cat"]).allowed).toBe(true);
+    expect(check('interval:s:1 { cat("/proc/loadavg"); }', ["cat"]).allowed).toBe(true);
+    expect(check('#define LOAD cat("/proc/loadavg")\ninterval:s:1 { LOAD; }', ["cat"]).violations.map((v) => v.rule)).toEqual(["define"]);
     expect(check('BEGIN { system("id"); }', ["cat"]).violations.map((v) => v.rule)).toEqual(["builtin"]);
     expect(check(quotedInclude, ["cat"]).violations.map((v) => v.rule)).toEqual(["include"]);
     expect(check("config = { max_cat_bytes = 100000 }\nBEGIN { exit(); }", ["cat"]).allowed).toBe(false);
   });
 
   it("allows any #include form with the include flag, and nothing else", () => {
-    for (const include of ['#include "local.h"', "#include </opt/x/include/y.h>", "#include <../x.h>", "#define H <linux/fs.h>\n#include H"]) {
+    for (const include of ['#include "local.h"', "#include </opt/x/include/y.h>", "#include <../x.h>"]) {
       expect(check(`${include}\nBEGIN { exit(); }`, ["include"]).allowed).toBe(true);
     }
     expect(check(catProgram, ["include"]).violations.map((v) => v.rule)).toEqual(["builtin"]);
@@ -264,7 +302,7 @@ describe("checkProgram: facts the server reports", () => {
   });
 
   it("locates a banned name inside a #define body at its own column", () => {
-    const [violation] = check('#define C cat("/etc/shadow")\nBEGIN { C; }').violations;
+    const violation = check('#define C cat("/etc/shadow")\nBEGIN { C; }').violations.find((v) => v.construct === "cat");
     expect(violation).toMatchObject({ rule: "define", construct: "cat", line: 1, column: 11 });
   });
 });

@@ -1,0 +1,89 @@
+// Everything the server adds to a program before bpftrace runs it, in one place: the filter that
+// hides the server's own processes from every traced probe, the BEGIN marker that says "attached",
+// the deadline guard, and (bpftrace 0.22+) the probe that prints maps on SIGUSR1.
+
+import { randomBytes } from "node:crypto";
+import type { PolicyDecision } from "./policy.js";
+import { readSpecifier } from "./probe-types.js";
+
+/** Parents walked from the current task. The deepest of ours: server → timeout → timeout → sudo → sudo → bpftrace. */
+export const ANCESTRY_DEPTH = 6;
+
+export interface InstrumentOptions {
+  /** The server's pid: it and its descendants (sudo, bpftrace) are invisible to the program. */
+  serverPid: number;
+  /** When the in-program guard makes bpftrace exit, counted as bpftrace's `elapsed`. */
+  deadlineMs: number;
+  /** Add a `self:signal:SIGUSR1` probe that prints every map (bpftrace 0.22+ no longer does it itself). */
+  snapshotProbe: boolean;
+}
+
+/** The program bpftrace runs, and what the server needs to read its output. */
+export interface Instrumented {
+  source: string;
+  /** The line BEGIN prints once every probe is attached (BEGIN runs after attaching). */
+  attachMarker: string;
+  /** Lines around a snapshot's maps, when the server added the snapshot probe. */
+  snapshotMarkers: { begin: string; end: string } | null;
+  /** Probes the server added, to subtract from bpftrace's own count. */
+  addedProbes: number;
+}
+
+/** The predicate that excludes the server's process tree: the task itself and its parents, by tgid. */
+export function selfExclusion(serverPid: number): string {
+  if (!Number.isSafeInteger(serverPid) || serverPid <= 0) throw new Error(`invalid server pid ${serverPid}`);
+  const terms = [`pid != ${serverPid}`];
+  for (let depth = 1; depth <= ANCESTRY_DEPTH; depth += 1) {
+    terms.push(`curtask${"->real_parent".repeat(depth)}->tgid != ${serverPid}`);
+  }
+  return terms.join(" && ");
+}
+
+/** Builds the program to run from an allowed decision (its outline gives the offsets to edit). */
+export function instrumentProgram(program: string, decision: PolicyDecision, options: InstrumentOptions): Instrumented {
+  const nonce = randomBytes(8).toString("hex");
+  const attachMarker = `__bpftrace_mcp_attached_${nonce}`;
+  const exclusion = selfExclusion(options.serverPid);
+  const { tokens, outline } = decision.code;
+  const edits: { at: number; text: string }[] = [];
+  let userBegin = false;
+  let userSnapshot = false;
+  for (const item of outline.items) {
+    if (item.kind !== "probe") continue;
+    const specifiers = item.specifiers.map((token) => readSpecifier(token.text));
+    if (specifiers.some((specifier) => specifier.normalized === "self:signal:SIGUSR1")) userSnapshot = true;
+    const bodyOpen = tokens[item.bodyOpen];
+    if (!bodyOpen) throw new Error("outline points outside the tokens");
+    if (specifiers.every((specifier) => specifier.context !== "traced")) {
+      if (specifiers.some((specifier) => specifier.provider === "BEGIN" || specifier.provider === "begin")) {
+        userBegin = true;
+        edits.push({ at: bodyOpen.end, text: ` printf("${attachMarker}\\n"); ` });
+      }
+      continue;
+    }
+    if (item.predicate) {
+      const open = tokens[item.predicate.open];
+      const close = tokens[item.predicate.close];
+      if (!open || !close) throw new Error("outline points outside the tokens");
+      edits.push({ at: open.end, text: `(${exclusion}) && (` }, { at: close.offset, text: ")" });
+    } else {
+      edits.push({ at: bodyOpen.offset, text: `/${exclusion}/ ` });
+    }
+  }
+  let source = program;
+  for (const edit of edits.sort((a, b) => b.at - a.at)) source = `${source.slice(0, edit.at)}${edit.text}${source.slice(edit.at)}`;
+  // Appended, not prepended, so the user's line numbers stay true in bpftrace's errors.
+  const appended: string[] = [];
+  if (!userBegin) appended.push(`BEGIN { printf("${attachMarker}\\n"); }`);
+  const deadlineNs = BigInt(Math.ceil(options.deadlineMs)) * 1_000_000n;
+  // Re-fires every 100 ms because one exit() event can be lost when the perf buffer overflows.
+  appended.push(`interval:ms:100 { if (elapsed >= ${deadlineNs.toString()}) { exit(); } }`);
+  let snapshotMarkers: Instrumented["snapshotMarkers"] = null;
+  if (options.snapshotProbe && !userSnapshot) {
+    snapshotMarkers = { begin: `__bpftrace_mcp_snapshot_begin_${nonce}`, end: `__bpftrace_mcp_snapshot_end_${nonce}` };
+    const prints = decision.mapNames.map((name) => ` print(${name});`).join("");
+    appended.push(`self:signal:SIGUSR1 { printf("${snapshotMarkers.begin}\\n");${prints} printf("${snapshotMarkers.end}\\n"); }`);
+  }
+  const separator = source.endsWith("\n") ? "" : "\n";
+  return { source: `${source}${separator}${appended.join("\n")}\n`, attachMarker, snapshotMarkers, addedProbes: appended.length };
+}
