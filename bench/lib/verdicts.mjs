@@ -4,6 +4,7 @@
 /** Figures a full run checks, each with the target it prints. */
 export const TARGETS = {
   startLatency: "≤ 1.10× or ≤ +20 ms",
+  gateCost: "≤ 1.5× or ≤ +60 ms vs the program as written",
   throughput: "≥ 0.95×, 0 lost by server",
   responsiveness: "p99 < 25 ms",
   probeSearchCold: "cold ≤ 1.10× bpftrace -l",
@@ -73,6 +74,7 @@ export function judgeTargets(results) {
   const verdicts = {};
   const start = results.startLatency;
   if (start) verdicts.startLatency = start.ratio.median <= 1.1 || start.overheadMs.median <= 20;
+  if (start?.gateRatio) verdicts.gateCost = start.gateRatio.median <= 1.5 || start.gateOverheadMs.median <= 60;
   if (results.throughput) {
     for (const entry of results.throughput) verdicts[`throughput ${entry.name}`] = entry.ratio.median >= 0.95 && serverLost(entry) === 0;
   }

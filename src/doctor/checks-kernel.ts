@@ -73,16 +73,19 @@ export function checkDebugfs(files: KernelFiles): DoctorCheck {
   return check("debugfs", "debugfs", "warn", "not mounted (tracefs is enough on kernels since 4.1)", fix);
 }
 
-/** BTF: struct layouts, typed kfunc/fentry arguments and `-lv 'struct X'` need it. */
+/**
+ * BTF: the filter the server adds to every traced probe walks `curtask->real_parent`, which bpftrace
+ * types from BTF; struct layouts, kfunc/fentry arguments and `-lv 'struct X'` need it too.
+ */
 export function checkBtf(files: KernelFiles): DoctorCheck {
   const size = files.size(BTF_PATH);
   if (size !== null) return check("btf", "BTF", "ok", `${BTF_PATH} present (${(size / 1_048_576).toFixed(1)} MiB)`);
   return check(
     "btf",
     "BTF",
-    "warn",
-    `${BTF_PATH} missing: struct layouts and kfuncs need it (tracepoints and kprobes still work)`,
-    "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (default on current Ubuntu, Debian, Fedora, RHEL 8.2+), or include the headers programs need.",
+    "fail",
+    `${BTF_PATH} missing: the filter that hides the server's own processes from traces needs it, so only BEGIN/END/interval programs will compile`,
+    "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (default on current Ubuntu, Debian, Fedora, RHEL 8.2+).",
   );
 }
 

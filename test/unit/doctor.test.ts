@@ -155,11 +155,11 @@ describe("kernel checks", () => {
     expect(byId(checks, "perf-event-paranoid").detail).toMatch(/^4: users may not open any perf event.*root is not restricted/);
   });
 
-  it("fails tracefs with the mount command and warns about debugfs and BTF on a bare machine", () => {
+  it("fails tracefs with the mount command and fails BTF (the self-exclusion filter needs it), and warns about debugfs on a bare machine", () => {
     const checks = checkKernel(fakeRoot(scratch, { "proc/mounts": "sysfs /sys sysfs rw 0 0\n" }));
     expect(byId(checks, "tracefs")).toMatchObject({ status: "fail", fix: expect.stringContaining("mount -t tracefs nodev /sys/kernel/tracing") });
     expect(byId(checks, "debugfs")).toMatchObject({ status: "warn", fix: expect.stringContaining("mount -t debugfs nodev /sys/kernel/debug") });
-    expect(byId(checks, "btf")).toMatchObject({ status: "warn", detail: expect.stringContaining("struct layouts and kfuncs need it") });
+    expect(byId(checks, "btf")).toMatchObject({ status: "fail", detail: expect.stringContaining("hides the server's own processes") });
     expect(byId(checks, "lockdown")).toMatchObject({ status: "info", detail: expect.stringContaining("unknown") });
     expect(byId(checks, "unprivileged-bpf").status).toBe("info");
   });
