@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { toolResult } from "../errors.js";
 import { dryRun } from "../bpftrace/dry-run.js";
+import { unsupportedProbeTypes } from "../bpftrace/kernel-support.js";
 import { policyOptions, withFinalNewline } from "../executions/registry.js";
 import { checkProgram, formatRefusal, instrumentProgram } from "../policy/index.js";
 import { runTool, type ToolRegistrar } from "./context.js";
@@ -28,6 +29,7 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         errors: z.array(z.object({ line: z.number().nullable(), column: z.number().nullable(), message: z.string() })),
         probes: z.array(z.string()).describe("probe specifiers the program would attach"),
         method: z.string().nullable().describe("how it was compiled: --dry-run (bpftrace 0.22 or later) or -d"),
+        warnings: z.array(z.string()).describe("probe types this kernel cannot attach (a compile does not show it)"),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -39,7 +41,7 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         const policy = { allowed: decision.allowed, violations: decision.violations };
         if (!decision.allowed) {
           context.audit.write({ event: "refused", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "refused", reason: formatRefusal(decision) });
-          const structured = { valid: false, policy, compiled: null, errors: [], probes: decision.probes, method: null };
+          const structured = { valid: false, policy, compiled: null, errors: [], probes: decision.probes, method: null, warnings: [] };
           return toolResult(`Refused by the security policy (nothing was compiled):\n${formatRefusal(decision)}`, structured);
         }
         context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed" });
@@ -47,11 +49,12 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         const ready = await context.host.ensureReady();
         const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
         const compiled = await dryRun(context.host, instrumented.source);
-        const structured = { valid: compiled.valid, policy, compiled: compiled.valid, errors: compiled.diagnostics, probes: decision.probes, method: compiled.method };
+        const warnings = unsupportedProbeTypes(decision.specifiers.map((specifier) => specifier.provider));
+        const structured = { valid: compiled.valid, policy, compiled: compiled.valid, errors: compiled.diagnostics, probes: decision.probes, method: compiled.method, warnings };
         const text = compiled.valid
           ? `Valid: allowed by the policy and compiled (${compiled.method}). Would attach: ${decision.probes.join(", ") || "(none found)"}.`
           : ["Does not compile:", ...compiled.diagnostics.map((error) => `${error.line === null ? "" : `line ${error.line}, column ${String(error.column)}: `}${error.message}`), "", compiled.messages].join("\n");
-        return toolResult(text, structured);
+        return toolResult([text, ...warnings.map((warning) => `Warning: ${warning}.`)].join("\n"), structured);
       }),
   );
 };
