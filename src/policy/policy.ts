@@ -4,6 +4,7 @@ import { checkDirectives } from "./directives.js";
 import {
   CONFIG_TEXT,
   IMPORT_TEXT,
+  INTERNAL_CALL,
   PREPROCESSOR_OPERATORS,
   bannedBuiltin,
   checkProbeSpecifier,
@@ -214,7 +215,10 @@ class CodeWalk {
       }
     }
     if (afterAccess) return;
-    if (isCall && this.kind() !== "definition" && this.kind() !== "config" && !token.probePosition) this.calls.push(name);
+    if (isCall && this.kind() !== "definition" && this.kind() !== "config" && !token.probePosition) {
+      this.calls.push(name);
+      if (name.startsWith("__") && this.offsetofDepth === undefined) this.add(INTERNAL_CALL, `${name}(`, token);
+    }
     if (PREPROCESSOR_OPERATORS.has(name)) this.add(preprocessorOperatorText(name), name, token);
     else if (name === "import") this.add(IMPORT_TEXT, name, token);
     // A top-level config block is read by item-rules (key by key); config assigned anywhere else is not bpftrace's.

@@ -61,8 +61,17 @@ export const BANNED_BUILTINS: Readonly<Record<string, BannedBuiltin>> = {
   bpf_send_signal_thread: { reason: NO_HELPERS, safeAlternative: "observe signals with tracepoint:signal:signal_generate" },
   override_return: { reason: NO_HELPERS, safeAlternative: "observe return values with kretprobe:/fexit: and retval" },
   bpf_override_return: { reason: NO_HELPERS, safeAlternative: "observe return values with kretprobe:/fexit: and retval" },
+  bpf_send_signal_task: { reason: `${NO_HELPERS} (a kfunc that signals any task)`, safeAlternative: "observe signals with tracepoint:signal:signal_generate" },
+  bpf_sock_destroy: { reason: `${NO_HELPERS} (a kfunc that closes sockets)`, safeAlternative: "observe sockets with tracepoint:sock:inet_sock_set_state" },
   probe_write_user: { reason: `${NO_HELPERS} (it writes user memory)`, safeAlternative: "read memory with str() or buf()" },
   bpf_probe_write_user: { reason: `${NO_HELPERS} (it writes user memory)`, safeAlternative: "read memory with str() or buf()" },
+};
+
+/** Calls of bpftrace's internal names (0.25+ stdlib: `__signal`, `__builtin_*`) skip checks its public builtins make. */
+export const INTERNAL_CALL: RuleText = {
+  rule: "builtin",
+  reason: "names starting with __ are bpftrace's internal functions and macros (e.g. __signal behind signal()), which skip checks the public builtins make",
+  alternative: "call the public builtin (printf, str, count, …) instead",
 };
 
 /** The banned entry for `name`, unless absent or re-enabled by an allow flag. */

@@ -162,6 +162,9 @@ const ROWS: Row[] = [
   { name: "a config block with the old variable names", program: "config = { BPFTRACE_LOG_SIZE = 100000000 }\nBEGIN { exit(); }", expected: "config" },
   { name: "a config block with a string length over the bound", program: "config = { max_strlen = 100000 }\nBEGIN { exit(); }", expected: "config" },
   { name: "config assigned inside an action block", program: "BEGIN { config = 1; }", expected: "config" },
+  { name: "bpftrace 0.27's internal __signal macro", program: "kprobe:f { __signal(9, 0); }", expected: "builtin" },
+  { name: "an internal __builtin_ function", program: "kprobe:f { @ = __builtin_safe_mode(); }", expected: "builtin" },
+  { name: "a kfunc that signals a task", program: "kprobe:f { bpf_send_signal_task(curtask, 9, 0, 0); }", expected: "builtin" },
   { name: "a pinned iterator", program: 'iter:task_file:/sys/fs/bpf/files { printf("%d\\n", ctx->fd); }', expected: "probe" },
 
   // Legitimate programs.
