@@ -7,7 +7,7 @@ import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { checkProgram, formatRefusal, instrumentProgram, type PolicyDecision, type PolicyOptions } from "../policy/index.js";
+import { checkProgram, formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision, type PolicyOptions } from "../policy/index.js";
 import { Execution } from "./execution.js";
 import { OutputBudget } from "./output-budget.js";
 import { supervise, type Supervision } from "./supervisor.js";
@@ -122,6 +122,7 @@ export class ExecutionRegistry {
       now: this.now,
       logger: this.deps.logger,
       onEnd: (ended) => {
+        if (ended.error !== null) ended.error = inUserTerms(ended.error, instrumented.source, source);
         this.supervisions.delete(ended.id);
         this.recordEnd(ended, tool);
       },

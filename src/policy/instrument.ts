@@ -87,3 +87,31 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
   const separator = source.endsWith("\n") ? "" : "\n";
   return { source: `${source}${separator}${appended.join("\n")}\n`, attachMarker, snapshotMarkers, addedProbes: appended.length };
 }
+
+const CARET_LINE = /^\s*[~^]+\s*$/;
+
+/**
+ * bpftrace quotes the source line an error is on: show the user's own line instead of the one with
+ * the server's filter in it (dropping the marker line under it, whose columns no longer fit).
+ */
+export function inUserTerms(message: string, instrumentedSource: string, userSource: string): string {
+  const instrumentedLines = instrumentedSource.split("\n");
+  const userLines = userSource.split("\n");
+  const changed = new Map<string, string>();
+  instrumentedLines.forEach((line, index) => {
+    const original = userLines[index];
+    if (original !== undefined && original !== line && line.trim() !== "") changed.set(line, original);
+  });
+  const out: string[] = [];
+  let dropCaret = false;
+  for (const line of message.split("\n")) {
+    if (dropCaret && CARET_LINE.test(line)) {
+      dropCaret = false;
+      continue;
+    }
+    const original = changed.get(line);
+    dropCaret = original !== undefined;
+    out.push(original ?? line);
+  }
+  return out.join("\n");
+}

@@ -4,7 +4,7 @@ import { toolResult } from "../errors.js";
 import { dryRun } from "../bpftrace/dry-run.js";
 import { unsupportedProbeTypes } from "../bpftrace/kernel-support.js";
 import { policyOptions, withFinalNewline } from "../executions/registry.js";
-import { checkProgram, formatRefusal, instrumentProgram } from "../policy/index.js";
+import { checkProgram, formatRefusal, inUserTerms, instrumentProgram } from "../policy/index.js";
 import { runTool, type ToolRegistrar } from "./context.js";
 
 /** validate_program: the security policy's verdict and a compile check, without running anything. */
@@ -48,7 +48,8 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         // The program is compiled as it would run: with the server's filter, marker and guard added.
         const ready = await context.host.ensureReady();
         const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
-        const compiled = await dryRun(context.host, instrumented.source);
+        const dry = await dryRun(context.host, instrumented.source);
+        const compiled = { ...dry, messages: inUserTerms(dry.messages, instrumented.source, source) };
         const warnings = unsupportedProbeTypes(decision.specifiers.map((specifier) => specifier.provider));
         const structured = { valid: compiled.valid, policy, compiled: compiled.valid, errors: compiled.diagnostics, probes: decision.probes, method: compiled.method, warnings };
         const text = compiled.valid

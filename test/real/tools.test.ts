@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { bpftraceProcessesWith } from "../helpers/processes.js";
-import { describeReal } from "../helpers/real-bpftrace.js";
+import { describeReal, versionUnderTest } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
 
 type Structured = Record<string, unknown> & { lines?: { stream: string; text: string }[] };
@@ -57,8 +57,14 @@ describeReal("the server against the real bpftrace", () => {
     const result = await server.call("bpf_info");
     expect(result.isError).toBeFalsy();
     const info = structured(result);
-    expect(info.bpftrace_version).toMatch(/^\d+\.\d+/);
-    expect((info.probe_types as Record<string, boolean>).tracepoint).toBe(true);
+    expect(info.bpftrace_version).toBe(versionUnderTest()?.text);
+    // 0.24+ list only the probe types they had to probe for, tracepoint not among them.
+    expect((info.probe_types as Record<string, boolean> | null)?.tracepoint).not.toBe(false);
+    // A capability section bpftrace did not print is null and named, never an empty "none supported".
+    const printed = new Set((info.sections as { name: string }[]).map((section) => section.name));
+    const fields = { "Kernel helpers": "helpers", "Kernel features": "features", "Map types": "map_types", "Probe types": "probe_types" } as const;
+    expect(info.not_reported).toEqual(Object.keys(fields).filter((name) => !printed.has(name)));
+    for (const [section, field] of Object.entries(fields)) expect(info[field] === null, field).toBe(!printed.has(section));
     expect(info.privilege).toBe("root");
     const checks = info.checks as { id: string; status: string }[];
     expect(checks.find((check) => check.id === "tracefs")?.status).toBe("ok");
@@ -119,12 +125,15 @@ describeReal("the server against the real bpftrace", () => {
   it("reports a missing tracepoint as an error from exec_program", async () => {
     const result = await server.call("exec_program", { program: "tracepoint:nope:nope { }" });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain("tracepoint not found");
+    // 0.17-0.23: "tracepoint not found: nope:nope"; 0.27: "No matches for tracepoint nope:nope."
+    expect(textOf(result)).toMatch(/tracepoint not found|No matches for tracepoint/);
   });
 
   it("stops a trace early, keeping END's output", async () => {
     const started = await server.call("exec_program", { program: 'interval:ms:50 { @ticks = count(); } END { printf("END-RAN\\n"); }', timeout: 60 });
     const executionId = structured(started).execution_id as string;
+    // A few ticks first: a stop within 50 ms of attaching would leave the map empty (not printed).
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const stopped = await server.call("stop_execution", { execution_id: executionId });
     expect(structured(stopped).status).toBe("stopped");
     const result = await server.call("get_result", { execution_id: executionId });
@@ -137,7 +146,8 @@ describeReal("the server against the real bpftrace", () => {
     const started = await server.call("exec_program", { program: 'interval:ms:700 { printf("tick\\n"); }', timeout: 10 });
     const executionId = structured(started).execution_id as string;
     const before = Date.now();
-    const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5 });
+    // From the first line after the start: bpftrace 0.27 prints a warning while compiling.
+    const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5, offset: structured(started).lines_total as number });
     expect((structured(result).lines ?? []).map((line) => line.text)).toContain("tick");
     expect(Date.now() - before).toBeLessThan(4_000);
     await server.call("stop_execution", { execution_id: executionId });

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { checkProgram, inUserTerms, instrumentProgram, selfExclusion, type PolicyOptions } from "../../src/policy/index.js";
+
+const OPTIONS: PolicyOptions = { allow: new Set(), maxBytes: 65536, maxLines: 2000, canRead: () => true };
+const SERVER_PID = 4242;
+
+function instrument(program: string, snapshotProbe = false) {
+  const decision = checkProgram(program, OPTIONS);
+  expect(decision.allowed, JSON.stringify(decision.violations)).toBe(true);
+  return instrumentProgram(program, decision, { serverPid: SERVER_PID, deadlineMs: 10_500, snapshotProbe });
+}
+
+describe("instrumentProgram: what the server adds to a program", () => {
+  const filter = selfExclusion(SERVER_PID);
+
+  it("excludes the server's tree by pid and six parents", () => {
+    expect(filter.startsWith(`pid != ${SERVER_PID} && curtask->real_parent->tgid != ${SERVER_PID}`)).toBe(true);
+    expect(filter.split("&&")).toHaveLength(7);
+    expect(filter).toContain("curtask->real_parent->real_parent->real_parent->real_parent->real_parent->real_parent->tgid");
+    expect(() => selfExclusion(0)).toThrow();
+  });
+
+  it("puts the filter in front of a traced probe's own predicate, and gives one to a probe without", () => {
+    const program = "tracepoint:syscalls:sys_enter_openat /comm == \"x\"/ { @[comm] = count(); }\nkprobe:vfs_read, kprobe:vfs_write { @ = count(); }\n";
+    const { source } = instrument(program);
+    const lines = source.split("\n");
+    expect(lines[0]).toBe(`tracepoint:syscalls:sys_enter_openat /(${filter}) && (comm == "x")/ { @[comm] = count(); }`);
+    expect(lines[1]).toBe(`kprobe:vfs_read, kprobe:vfs_write /${filter}/ { @ = count(); }`);
+  });
+
+  it("leaves BEGIN, END, self and interval probes unfiltered", () => {
+    const program = "BEGIN { @s = 1; }\ninterval:s:1 { print(@s); }\nEND { clear(@s); }\nself:signal:SIGUSR1 { print(@s); }\n";
+    const { source } = instrument(program);
+    expect(source).not.toContain("real_parent");
+  });
+
+  it("marks attach in the user's BEGIN, or in a BEGIN of its own, and keeps the user's line numbers", () => {
+    const withBegin = instrument("BEGIN {\n  printf(\"hi\\n\");\n}\ntracepoint:sched:sched_switch { @ = count(); }\n");
+    expect(withBegin.source.split("\n")[0]).toBe(`BEGIN { printf("${withBegin.attachMarker}\\n"); `);
+    expect(withBegin.source.split("\n")[1]).toBe('  printf("hi\\n");');
+    expect(withBegin.addedProbes).toBe(1);
+    const without = instrument("tracepoint:sched:sched_switch { @ = count(); }\n");
+    expect(without.attachMarker).toMatch(/^__bpftrace_mcp_attached_[0-9a-f]{16}$/);
+    expect(without.source).toContain(`BEGIN { printf("${without.attachMarker}\\n"); }`);
+    expect(without.addedProbes).toBe(2);
+    expect(instrument("tracepoint:sched:sched_switch { @ = count(); }\n").attachMarker).not.toBe(without.attachMarker);
+  });
+
+  it("appends the deadline guard", () => {
+    expect(instrument("BEGIN { }\n").source).toContain("interval:ms:100 { if (elapsed >= 10500000000) { exit(); } }");
+  });
+
+  it("adds a snapshot probe that prints every map between two markers on bpftrace 0.22+", () => {
+    const added = instrument("tracepoint:sched:sched_switch { @switches[comm] = count(); @ = count(); }\n", true);
+    expect(added.snapshotMarkers).not.toBeNull();
+    expect(added.source).toContain(`self:signal:SIGUSR1 { printf("${added.snapshotMarkers?.begin}\\n"); print(@switches); print(@); printf("${added.snapshotMarkers?.end}\\n"); }`);
+    expect(added.addedProbes).toBe(3);
+    const own = instrument("tracepoint:sched:sched_switch { @ = count(); }\nself:signal:SIGUSR1 { print(@); }\n", true);
+    expect(own.snapshotMarkers).toBeNull();
+  });
+
+  it("quotes the user's own line in bpftrace's errors, not the filtered one", () => {
+    const program = "tracepoint:nope:nope { }\n";
+    const { source } = instrument(program);
+    const message = `stdin:1:1-21: ERROR: No matches for tracepoint nope:nope.\n${source.split("\n")[0] ?? ""}\n~~~~~~~~~~~~~~~~~~~~`;
+    expect(inUserTerms(message, source, program)).toBe("stdin:1:1-21: ERROR: No matches for tracepoint nope:nope.\ntracepoint:nope:nope { }");
+  });
+});
