@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
-import { processesWith } from "../helpers/processes.js";
+import { processesWith, tracesWith } from "../helpers/processes.js";
 import { SERVER_ENTRY, startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
 
 const EXPECTED_TOOLS = [
@@ -148,7 +148,7 @@ describe("process lifecycle of the built server (fake bpftrace)", () => {
         const started = await server.call("exec_program", { program: `BEGIN { } // ${marker}`, timeout: 60 });
         expect(started.isError, textOf(started)).toBeFalsy();
       }
-      expect(processesWith(marker)).toHaveLength(2);
+      expect(tracesWith(marker)).toHaveLength(2);
       const exited = new Promise<number | null>((resolve) => server.transport["_process"]?.once("exit", (code: number | null) => resolve(code)));
       const sentAt = Date.now();
       process.kill(server.pid, signal);

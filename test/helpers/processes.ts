@@ -17,6 +17,17 @@ export function processesWith(marker: string): number[] {
   return pids.filter((pid) => pid !== process.pid);
 }
 
+/** Like processesWith, without the timeout(1) watchdogs the server puts in front of each trace. */
+export function tracesWith(marker: string): number[] {
+  return processesWith(marker).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "timeout";
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Pids of live bpftrace processes whose command line contains `marker`. */
 export function bpftraceProcessesWith(marker: string): number[] {
   return processesWith(marker).filter((pid) => {
