@@ -18,6 +18,7 @@ export const SETTINGS = {
   BPFTRACE_MCP_ATTACH_WAIT_MS: { default: "20000", help: "how long exec_program waits for bpftrace to attach (then returns a running execution); not attached after this plus the timeout: stopped as failed" },
   BPFTRACE_MCP_RING_LINES: { default: "10000", help: "output lines kept per execution (older lines are dropped and counted)" },
   BPFTRACE_MCP_RING_BYTES: { default: "16777216", help: "output bytes kept per execution (older lines are dropped and counted)" },
+  BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: { default: "268435456", help: "output bytes kept by all executions together, running and finished; past it the oldest finished runs' output is dropped first" },
   BPFTRACE_MCP_MAX_LINE_CHARS: { default: "8192", help: "longer output lines are cut to this many bytes (on a character boundary)" },
   BPFTRACE_MCP_RETENTION_SECONDS: { default: "3600", help: "finished executions are forgotten after this many seconds" },
   BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS: { default: "60", help: "how often finished executions are swept" },
@@ -25,7 +26,10 @@ export const SETTINGS = {
   BPFTRACE_MCP_MAX_PROGRAM_LINES: { default: "2000", help: "most lines a program may have" },
   BPFTRACE_MCP_ALLOW: { default: "", help: "operator-only loosening of the program policy, comma-separated: cat, include (see SECURITY.md)" },
   BPFTRACE_MCP_AUDIT_LOG: { default: "", help: "audit log path; empty for $XDG_STATE_HOME/bpftrace-mcp-server/audit.jsonl, 'off' to disable" },
-  BPFTRACE_MCP_AUDIT_MAX_BYTES: { default: "10485760", help: "audit log size that triggers rotation (one previous file kept as .1)" },
+  BPFTRACE_MCP_AUDIT_MAX_BYTES: { default: "10485760", help: "audit log size that triggers rotation to .1, .2, ... (older files shift up)" },
+  BPFTRACE_MCP_AUDIT_RETENTION_HOURS: { default: "168", help: "rotated audit files are deleted only once all their records are older than this; until then more are kept" },
+  BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES: { default: "1073741824", help: "disk cap for the audit log and all its rotated files; when records younger than the retention fill it, new executions are refused (AUDIT_UNAVAILABLE)" },
+  BPFTRACE_MCP_MAX_MESSAGE_BYTES: { default: "4194304", help: "largest JSON-RPC message read from stdin; a longer line is skipped and answered with a -32600 error" },
   BPFTRACE_MCP_CHILD_ENV: { default: "", help: "BPFTRACE_* variables passed to bpftrace, e.g. BPFTRACE_STRLEN=200,BPFTRACE_MAP_KEYS_MAX=8192" },
 } as const;
 
@@ -57,6 +61,7 @@ const configSchema = z.object({
   traceNice: int("BPFTRACE_MCP_NICE", 0, 19),
   ringCapacityLines: int("BPFTRACE_MCP_RING_LINES", 10, 10_000_000),
   ringCapacityBytes: int("BPFTRACE_MCP_RING_BYTES", 1024, 2 ** 31),
+  outputBudgetBytes: int("BPFTRACE_MCP_OUTPUT_BUDGET_BYTES", 65_536, 2 ** 40),
   maxLineBytes: int("BPFTRACE_MCP_MAX_LINE_CHARS", 80, 1_048_576),
   retentionMs: int("BPFTRACE_MCP_RETENTION_SECONDS", 1, 30 * 86_400).transform((s) => s * 1000),
   cleanupIntervalMs: int("BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS", 1, 86_400).transform((s) => s * 1000),
@@ -65,6 +70,9 @@ const configSchema = z.object({
   allow: z.array(z.enum(ALLOW_FLAGS, { error: `BPFTRACE_MCP_ALLOW accepts only: ${ALLOW_FLAGS.join(", ")}` })),
   auditLogPath: z.string().nullable(),
   auditMaxBytes: int("BPFTRACE_MCP_AUDIT_MAX_BYTES", 4096, 2 ** 40),
+  auditRetentionMs: int("BPFTRACE_MCP_AUDIT_RETENTION_HOURS", 1, 24 * 3650).transform((hours) => hours * 3_600_000),
+  auditMaxTotalBytes: int("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES", 8192, 2 ** 50),
+  maxMessageBytes: int("BPFTRACE_MCP_MAX_MESSAGE_BYTES", 65_536, 2 ** 30),
   childEnv: z.record(z.string(), z.string()),
 });
 
@@ -121,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     traceNice: get("BPFTRACE_MCP_NICE"),
     ringCapacityLines: get("BPFTRACE_MCP_RING_LINES"),
     ringCapacityBytes: get("BPFTRACE_MCP_RING_BYTES"),
+    outputBudgetBytes: get("BPFTRACE_MCP_OUTPUT_BUDGET_BYTES"),
     maxLineBytes: get("BPFTRACE_MCP_MAX_LINE_CHARS"),
     retentionMs: get("BPFTRACE_MCP_RETENTION_SECONDS"),
     cleanupIntervalMs: get("BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS"),
@@ -129,6 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     allow: splitList(get("BPFTRACE_MCP_ALLOW").toLowerCase()),
     auditLogPath: auditSetting.toLowerCase() === "off" ? null : auditSetting || defaultAuditPath(env),
     auditMaxBytes: get("BPFTRACE_MCP_AUDIT_MAX_BYTES"),
+    auditRetentionMs: get("BPFTRACE_MCP_AUDIT_RETENTION_HOURS"),
+    auditMaxTotalBytes: get("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES"),
+    maxMessageBytes: get("BPFTRACE_MCP_MAX_MESSAGE_BYTES"),
     childEnv: parseChildEnv(get("BPFTRACE_MCP_CHILD_ENV")),
   });
   if (!parsed.success) {
@@ -137,6 +149,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const config = parsed.data;
   if (config.defaultTimeoutSeconds > config.maxTimeoutSeconds) {
     throw new ConfigError("BPFTRACE_MCP_DEFAULT_TIMEOUT must not exceed BPFTRACE_MCP_MAX_TIMEOUT");
+  }
+  if (config.auditMaxTotalBytes < 2 * config.auditMaxBytes) {
+    throw new ConfigError("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES must be at least twice BPFTRACE_MCP_AUDIT_MAX_BYTES (the log and one rotated file)");
   }
   return config;
 }

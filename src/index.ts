@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { helpText, parseArgs, type CliOptions } from "./cli.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadEnvFile } from "./env-file.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createServer } from "./server.js";
+import { StdioTransport } from "./transports/stdio.js";
 import { PACKAGE } from "./version.js";
 
 // Shutdown must finish well inside the 3 s a client waits: traces get SIGINT, then are forced.
@@ -41,7 +41,11 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   const { server, context, cleanup } = createServer({ config, logger });
-  const transport = new StdioServerTransport();
+  // Not the SDK's StdioServerTransport: one line over its 10 MiB buffer closed the session for good.
+  const transport = new StdioTransport({
+    maxMessageBytes: config.maxMessageBytes,
+    onOversized: (bytes, id) => logger.warn({ bytes, id, limit: config.maxMessageBytes }, "message over BPFTRACE_MCP_MAX_MESSAGE_BYTES skipped and answered with an error"),
+  });
   let stopping = false;
   const shutdown = (reason: string): void => {
     if (stopping) return;
@@ -57,7 +61,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       .catch(() => undefined)
       .finally(() => process.exit(0));
   };
-  // The SDK's stdio transport does not notice the client going away: stdin ending means it is gone.
+  // The stdio transport does not notice the client going away: stdin ending means it is gone.
   process.stdin.once("end", () => shutdown("stdin closed"));
   process.stdin.once("close", () => shutdown("stdin closed"));
   process.stdout.on("error", () => shutdown("stdout closed"));
@@ -66,8 +70,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.once("SIGHUP", () => shutdown("SIGHUP"));
   // The SDK drops a line it cannot parse (or a batch, or a non-2.0 message) without a reply: say so in the log.
   server.server.onerror = (error) => logger.warn({ err: error.message.replace(/\s+/g, " ").slice(0, 500) }, "protocol error: message ignored");
-  // The SDK's stdio transport closes itself for good when a line overflows its 10 MiB buffer; a server
-  // nobody can reach any more must end its traces and exit instead of running on deaf.
+  // A closed transport leaves a server nobody can reach: it must end its traces and exit instead of running on deaf.
   server.server.onclose = () => shutdown("MCP transport closed");
   process.on("uncaughtException", (error) => logger.error({ err: { message: error.message, stack: error.stack } }, "uncaught exception"));
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));

@@ -42,7 +42,8 @@ export interface CreatedServer {
 export function createServer(deps: ServerDeps): CreatedServer {
   const { config, logger } = deps;
   const now = deps.now ?? Date.now;
-  const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, config.auditMaxBytes, logger, now) : disabledAudit);
+  const auditLimits = { maxBytes: config.auditMaxBytes, maxTotalBytes: config.auditMaxTotalBytes, retentionMs: config.auditRetentionMs };
+  const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, auditLimits, logger, now) : disabledAudit);
   const host = new BpftraceHost(config, logger, deps.hostOptions);
   const registry = new ExecutionRegistry({ config, host, audit, logger, now });
   const context: ToolContext = {

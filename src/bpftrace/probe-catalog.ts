@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import { checkProbeFilter } from "../policy/index.js";
 import type { BpftraceHost } from "./host.js";
 import { firstLines } from "./host.js";
-import { indexProbes } from "./probe-match.js";
+import { indexProbes, matchProbesInSlices } from "./probe-match.js";
 import { matchProbes, parseProbeDetails, parseProbeList, parseStructLayout, probeType, type ProbeDetail } from "./parse-probes.js";
 import { listsTracepointsLikeThis, matchAvailableEvents, readAvailableEvents, tracepointSearch } from "./tracefs-events.js";
 
@@ -52,7 +52,8 @@ export class ProbeCatalog {
     if (filter !== undefined && !this.servedFromFullList(filter)) {
       return { probes: await this.listDirect(filter), source: "bpftrace" };
     }
-    if (this.allProbes) return { probes: matchProbes(this.allProbes, filter), source: "cache" };
+    // Searched in slices: a costly glob over the whole list must not stop the server answering others.
+    if (this.allProbes) return { probes: await matchProbesInSlices(this.allProbes, filter), source: "cache" };
     if (filter !== undefined && !this.loading && FILTERABLE_BY_BPFTRACE.has(probeType(filter))) {
       // First call: answer what `bpftrace -l FILTER` would (from the file it reads, or by running
       // it), then warm the cache once the answer is out.
@@ -62,7 +63,7 @@ export class ProbeCatalog {
       this.warmSoon();
       return listing;
     }
-    return { probes: matchProbes(await this.loadAll(), filter), source: "cache" };
+    return { probes: await matchProbesInSlices(await this.loadAll(), filter), source: "cache" };
   }
 
   /** Arguments of each probe matching `filter`, from `bpftrace -lv`. */

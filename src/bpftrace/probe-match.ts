@@ -4,121 +4,16 @@
 // the names holding each (hashed) pair of characters. A filter then tests only the names of its
 // provider (when that is literal) that hold every pair its literal text fixes, instead of every
 // name. The answer is the one testing every name gives: same names, same order.
+//
+// No filter is run as a RegExp (backtracking made "t?*?*?*?*?*?*?*?*!" take minutes): each test is
+// linear in the name per piece of the glob (probe-glob.ts), and a search of a long list runs in
+// slices (matchProbesInSlices) so no request holds the event loop for more than a few milliseconds.
+
+import { compileGlobTest, probeGlobToRegExp, splitOpenEnds, tokenizeGlob, type GlobToken } from "./probe-glob.js";
+
+export { probeGlobToRegExp } from "./probe-glob.js";
 
 const GLOB_CHARS = /[*?[\]{}]/;
-const REGEX_SPECIAL = /[\\^$.*+?()[\]{}|/]/g;
-
-/** A glob split into what it is made of: literal runs, `*`, `?`, `[...]` classes, `{a,b}` braces. */
-type GlobToken =
-  | { kind: "literal"; text: string }
-  | { kind: "star" }
-  | { kind: "any" }
-  | { kind: "class"; body: string }
-  | { kind: "brace"; alternatives: string[] };
-
-function escapeLiteral(text: string): string {
-  return text.replace(REGEX_SPECIAL, "\\$&");
-}
-
-/** Index of the "]" closing a class opened at `open`, or -1; "]" first in the class is literal. */
-function findClassEnd(glob: string, open: number): number {
-  let index = open + 1;
-  if (glob[index] === "!" || glob[index] === "^") index += 1;
-  if (glob[index] === "]") index += 1;
-  return glob.indexOf("]", index);
-}
-
-/** Index of the "}" closing a brace opened at `open` (nesting counted), or -1. */
-function findBraceEnd(glob: string, open: number): number {
-  let depth = 0;
-  for (let index = open; index < glob.length; index += 1) {
-    if (glob[index] === "{") depth += 1;
-    else if (glob[index] === "}" && --depth === 0) return index;
-  }
-  return -1;
-}
-
-/** Splits brace contents on top-level commas. */
-function splitAlternatives(inner: string): string[] {
-  const alternatives: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let index = 0; index < inner.length; index += 1) {
-    const char = inner[index];
-    if (char === "{") depth += 1;
-    else if (char === "}") depth -= 1;
-    else if (char === "," && depth === 0) {
-      alternatives.push(inner.slice(start, index));
-      start = index + 1;
-    }
-  }
-  alternatives.push(inner.slice(start));
-  return alternatives;
-}
-
-/** The tokens of a glob; an unclosed "[" or "{" is a literal character, repeated "*" one star. */
-function tokenizeGlob(glob: string): GlobToken[] {
-  const tokens: GlobToken[] = [];
-  let literal = "";
-  const push = (token: GlobToken): void => {
-    if (literal !== "") tokens.push({ kind: "literal", text: literal });
-    literal = "";
-    tokens.push(token);
-  };
-  for (let index = 0; index < glob.length; index += 1) {
-    const char = glob[index] ?? "";
-    if (char === "*") {
-      if (glob[index - 1] !== "*") push({ kind: "star" });
-    } else if (char === "?") push({ kind: "any" });
-    else if (char === "[" && findClassEnd(glob, index) > index) {
-      const end = findClassEnd(glob, index);
-      push({ kind: "class", body: glob.slice(index + 1, end) });
-      index = end;
-    } else if (char === "{" && findBraceEnd(glob, index) > index) {
-      const end = findBraceEnd(glob, index);
-      push({ kind: "brace", alternatives: splitAlternatives(glob.slice(index + 1, end)) });
-      index = end;
-    } else literal += char;
-  }
-  if (literal !== "") tokens.push({ kind: "literal", text: literal });
-  return tokens;
-}
-
-function classToSource(body: string): string {
-  const negated = body.startsWith("!") || body.startsWith("^");
-  const members = (negated ? body.slice(1) : body).replace(/[\\\]^[]/g, "\\$&");
-  return `[${negated ? "^" : ""}${members}]`;
-}
-
-function tokensToSource(tokens: readonly GlobToken[]): string {
-  let source = "";
-  for (const token of tokens) {
-    // Lazy: scans forward to the next literal instead of running to the end and backtracking.
-    if (token.kind === "star") source += ".*?";
-    else if (token.kind === "any") source += ".";
-    else if (token.kind === "class") source += classToSource(token.body);
-    else if (token.kind === "brace") source += `(?:${token.alternatives.map((alternative) => tokensToSource(tokenizeGlob(alternative))).join("|")})`;
-    else source += escapeLiteral(token.text);
-  }
-  return source;
-}
-
-/** A glob without its leading and trailing "*", which become open ends of the match. */
-function splitOpenEnds(glob: string): { openStart: boolean; openEnd: boolean; core: string } {
-  return { openStart: glob.startsWith("*"), openEnd: glob.endsWith("*"), core: glob.replace(/^\*+/, "").replace(/\*+$/, "") };
-}
-
-function compileRegExp(openStart: boolean, openEnd: boolean, tokens: readonly GlobToken[]): RegExp {
-  // "s": "." also crosses newlines, so the open ends match exactly what "^.*" and ".*$" would.
-  return new RegExp(`${openStart ? "" : "^"}(?:${tokensToSource(tokens)})${openEnd ? "" : "$"}`, "s");
-}
-
-/** A RegExp testing whole probe names against a bpftrace wildcard (`*`, `?`, `[a-z]`, `[!a]`, `{a,b}`). */
-export function probeGlobToRegExp(glob: string): RegExp {
-  // A leading or trailing "*" becomes an open end rather than ".*": same names, no backtracking.
-  const { openStart, openEnd, core } = splitOpenEnds(glob);
-  return compileRegExp(openStart, openEnd, tokenizeGlob(core));
-}
 
 /**
  * What a name's characters say about it, in 128 "feature" bits: one set for each pair of characters
@@ -229,7 +124,9 @@ function compileFilter(wanted: string): CompiledFilter {
   const first = tokens[0];
   const single = tokens.length === 1 && first?.kind === "literal";
   const literalsOnly = tokens.every((token) => token.kind === "literal" || token.kind === "star");
-  const pattern = literalsOnly ? null : compileRegExp(openStart, openEnd, tokens);
+  // A class the RegExp grammar rejects ("[z-a]") is refused with the RegExp's own error; the RegExp is never run.
+  if (tokens.some((token) => token.kind === "class" || token.kind === "brace")) probeGlobToRegExp(wanted);
+  const globTest = literalsOnly ? null : compileGlobTest(tokens, openStart, openEnd);
   const colon = !openStart && first?.kind === "literal" ? first.text.indexOf(":") : -1;
   const provider = first?.kind === "literal" && colon >= 0 ? first.text.slice(0, colon) : null;
   const runs = fixedRuns(tokens);
@@ -246,7 +143,7 @@ function compileFilter(wanted: string): CompiledFilter {
             !openStart,
             !openEnd,
           )
-        : (name) => pattern?.test(name) ?? false,
+        : (globTest ?? (() => false)),
     required,
     narrowable: provider !== null || required.length > 0,
     provider,
@@ -374,41 +271,104 @@ function candidates(index: NameIndex, members: Int32Array | null, required: Int3
   return result;
 }
 
+/**
+ * Work between two pauses of a search, in characters tested × (filter length + 1): a few
+ * milliseconds at worst, where a test takes name length × filter length steps.
+ */
+const STEP_WORK = 250_000;
+
+/**
+ * A search as steps: each `yield` is a point where it may pause (after about STEP_WORK of testing);
+ * it returns the matches. Run at once by matchProbes, in slices between other work by matchProbesInSlices.
+ */
+type Search = Generator<void, string[], void>;
+
 /** The names of the index whose bits are set in `bitmap`, in list order, kept when `test` passes (when given). */
-function namesIn(index: NameIndex, bitmap: Int32Array, test: ((name: string) => boolean) | null): string[] {
+function* namesIn(index: NameIndex, bitmap: Int32Array, test: ((name: string) => boolean) | null, weight: number): Search {
   const { names } = index;
   const matched: string[] = [];
+  let work = 0;
   for (let word = 0; word < bitmap.length; word += 1) {
     for (let bits = bitmap[word]!; bits !== 0; bits &= bits - 1) {
       const position = (word << 5) | (31 - Math.clz32(bits & -bits));
       // Bits past the end of the list (the last word of "all") are no names.
       if (position >= names.length) break;
       const name = names[position]!;
-      if (!test || test(name)) matched.push(name);
+      if (!test) matched.push(name);
+      else {
+        if (test(name)) matched.push(name);
+        work += (name.length + 1) * weight;
+        if (work > STEP_WORK) {
+          work = 0;
+          yield;
+        }
+      }
     }
   }
   return matched;
 }
 
-function collectMatching(probes: readonly string[], matches: (probe: string) => boolean): string[] {
+function* collectMatching(probes: readonly string[], matches: (probe: string) => boolean, weight: number): Search {
   const matched: string[] = [];
-  for (const probe of probes) if (matches(probe)) matched.push(probe);
+  let work = 0;
+  for (const probe of probes) {
+    if (matches(probe)) matched.push(probe);
+    work += (probe.length + 1) * weight;
+    if (work > STEP_WORK) {
+      work = 0;
+      yield;
+    }
+  }
   return matched;
+}
+
+// eslint-disable-next-line require-yield -- a search with nothing to test still has the shape of one
+function* answered(names: string[]): Search {
+  return names;
+}
+
+function search(probes: readonly string[], filter: string | undefined): Search {
+  const wanted = filter?.trim() ?? "";
+  if (wanted === "") return answered([...probes]);
+  const compiledFilter = remember(compiledFilters, wanted, () => compileFilter(wanted));
+  if (compiledFilter.all) return answered([...probes]);
+  const weight = wanted.length + 1;
+  const index = compiledFilter.narrowable ? indexFor(probes) : null;
+  if (!index) return collectMatching(probes, compiledFilter.test, weight);
+  let members: Int32Array | null = null;
+  if (compiledFilter.provider !== null) {
+    members = index.byProvider.get(compiledFilter.provider) ?? null;
+    if (!members) return answered([]);
+    if (compiledFilter.wholeProvider) return namesIn(index, members, null, weight);
+  }
+  return namesIn(index, candidates(index, members, compiledFilter.required), compiledFilter.test, weight);
 }
 
 /** Probes matching `filter`: a plain word is a substring search, anything else a whole-name glob. */
 export function matchProbes(probes: readonly string[], filter: string | undefined): string[] {
-  const wanted = filter?.trim() ?? "";
-  if (wanted === "") return [...probes];
-  const compiledFilter = remember(compiledFilters, wanted, () => compileFilter(wanted));
-  if (compiledFilter.all) return [...probes];
-  const index = compiledFilter.narrowable ? indexFor(probes) : null;
-  if (!index) return collectMatching(probes, compiledFilter.test);
-  let members: Int32Array | null = null;
-  if (compiledFilter.provider !== null) {
-    members = index.byProvider.get(compiledFilter.provider) ?? null;
-    if (!members) return [];
-    if (compiledFilter.wholeProvider) return namesIn(index, members, null);
+  const steps = search(probes, filter);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
   }
-  return namesIn(index, candidates(index, members, compiledFilter.required), compiledFilter.test);
+}
+
+/** How long a search may hold the event loop before it lets other work run. */
+const SLICE_MS = 4;
+
+/**
+ * What matchProbes answers, searched in slices of at most a few milliseconds with the event loop
+ * free between them, so a costly filter over a long list never stops the server answering others.
+ */
+export async function matchProbesInSlices(probes: readonly string[], filter: string | undefined): Promise<string[]> {
+  const steps = search(probes, filter);
+  for (;;) {
+    const sliceStart = performance.now();
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      if (performance.now() - sliceStart >= SLICE_MS) break;
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

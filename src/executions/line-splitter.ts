@@ -112,7 +112,10 @@ export class LineSplitter {
   private emitPending(chunk: Buffer, start: number, end: number): void {
     const room = this.discarding ? 0 : this.maxLineBytes + 1 - this.pendingBytes;
     const tail = chunk.subarray(start, Math.min(end, start + Math.max(0, room)));
-    const line = Buffer.concat([...this.pending, tail]);
+    // Its own buffer, exactly its size and not from Node's shared pool: a kept line pins all of its buffer.
+    const line = Buffer.allocUnsafeSlow(this.pendingBytes + tail.length);
+    let at = 0;
+    for (const piece of [...this.pending, tail]) at += piece.copy(line, at);
     const wasCut = this.discarding;
     this.pending = [];
     this.pendingBytes = 0;

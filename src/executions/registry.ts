@@ -99,11 +99,18 @@ export class ExecutionRegistry {
       });
       // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
       requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
-      child = await host.spawn(ready, ["-e", instrumented.source], {
-        // After everything the server itself would have done: attach wait, trace time, SIGINT grace.
-        deadlineSeconds: (config.attachWaitMs + timeoutSeconds * 1000 + config.killGraceMs) / 1000 + 1,
-        graceSeconds: config.killGraceMs / 1000,
-      });
+      try {
+        child = await host.spawn(ready, ["-e", instrumented.source], {
+          // After everything the server itself would have done: attach wait, trace time, SIGINT grace.
+          deadlineSeconds: (config.attachWaitMs + timeoutSeconds * 1000 + config.killGraceMs) / 1000 + 1,
+          graceSeconds: config.killGraceMs / 1000,
+        });
+      } catch (error) {
+        // Recorded as started: the log must also say it ended, and how.
+        const message = error instanceof Error ? error.message : String(error);
+        audit.write({ event: "end", tool, execution_id: id, program_sha256: programSha256, program: null, decision: "allowed", status: "failed", error: message });
+        throw error;
+      }
       this.executions.set(id, execution);
     } finally {
       // Held until the execution is registered, so racing calls cannot exceed the limit.

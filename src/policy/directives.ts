@@ -61,8 +61,8 @@ const MACRO_BODY: RuleText = {
 
 const MACRO_NAME: RuleText = {
   rule: "define",
-  reason: "a macro name must be UPPER_CASE (letters, digits, _) and not BEGIN or END, so it cannot replace a keyword, builtin or probe the server relies on",
-  alternative: "rename it, e.g. #define MAX_ENTRIES 1024",
+  reason: "this macro name is a bpftrace keyword, builtin or probe type, or a name the server's own additions use (pid, curtask, elapsed, interval, …), which the macro would rewrite",
+  alternative: "choose another name, e.g. #define MAX_ENTRIES 1024",
 };
 
 const FUNCTION_LIKE: RuleText = {
@@ -73,8 +73,36 @@ const FUNCTION_LIKE: RuleText = {
 
 // What a macro may expand to: nothing, a number, or one string literal, then at most a comment.
 const LITERAL_BODY = /^[ \t]*(?:-?[ \t]*[0-9][0-9A-Za-z_]*|"(?:[^"\\\n]|\\.)*")?[ \t]*(?:\/\/.*|\/\*(?:(?!\*\/).)*\*\/[ \t]*)?$/;
-const MACRO_NAME_FORM = /^[A-Z_][A-Z0-9_]*$/;
-const RESERVED_MACRO_NAMES = new Set(["BEGIN", "END"]);
+// A C type for the headers clang reads (`#define __aligned_u64 unsigned long long`): joined without
+// spaces these words can only form other type-like words, never a call or a comment.
+const C_TYPE_WORDS = new Set([
+  "unsigned", "signed", "char", "short", "int", "long", "void", "const", "volatile", "float", "double", "_Bool",
+  ...["8", "16", "32", "64"].flatMap((bits) => [`__u${bits}`, `__s${bits}`, `u${bits}`, `s${bits}`, `uint${bits}_t`, `int${bits}_t`]),
+]);
+// Names a macro may not take: bpftrace's keywords, builtins and probe types, and every identifier
+// in what the server adds to a program (src/policy/instrument.ts), which the macro would rewrite.
+const RESERVED_MACRO_NAMES = new Set([
+  "BEGIN", "END", "begin", "end", "self", "if", "else", "unroll", "while", "for", "return", "break", "continue",
+  "let", "import", "config", "macro", "fn", "struct", "union", "enum", "sizeof", "offsetof", "typeof", "comptime",
+  "pid", "tid", "uid", "gid", "nsecs", "elapsed", "numaddrs", "cpu", "ncpus", "comm", "kstack", "ustack", "func",
+  "probe", "curtask", "rand", "cgroup", "cpid", "args", "ctx", "retval", "username", "jiffies", "usermode",
+  "printf", "print", "time", "join", "str", "buf", "ksym", "usym", "kaddr", "uaddr", "kptr", "uptr", "reg",
+  "exit", "cgroupid", "ntop", "pton", "strncmp", "strcontains", "sizeof", "clear", "zero", "delete", "count",
+  "sum", "avg", "min", "max", "stats", "hist", "lhist", "has_key", "len", "macaddr", "path", "strftime",
+  "bswap", "errorf", "warnf", "strerror", "signal_name", "syscall_name", "percpu_kaddr", "socket_cookie",
+  "interval", "ms", "s", "us", "hz", "real_parent", "tgid", "uint64", "SIGUSR1", "signal",
+  "tracepoint", "rawtracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile", "software",
+  "hardware", "watchpoint", "asyncwatchpoint", "kfunc", "kretfunc", "fentry", "fexit", "iter",
+  ...Array.from({ length: 10 }, (_, n) => `arg${n}`),
+  ...Array.from({ length: 10 }, (_, n) => `sarg${n}`),
+]);
+const MACRO_NAME_FORM = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** True for a body of C type words (and `*`), e.g. `unsigned long long` or `const char *`. */
+function isCTypeBody(body: string): boolean {
+  const words = body.replace(/\/\/.*$/, "").replace(/\*/g, " * ").trim().split(/\s+/);
+  return words.length > 0 && words.some((word) => word !== "*") && words.every((word) => word === "*" || C_TYPE_WORDS.has(word));
+}
 
 const STRUCTURAL_ISSUES = new Set(["unterminated-string", "unterminated-comment", "unbalanced"]);
 const WATCHPOINTS = new Set(["watchpoint", "asyncwatchpoint"]);
@@ -137,14 +165,14 @@ function checkDefine(
     findings.violations.push(toViolation(MACRO_NAME, macroName, token));
   }
   if (head[2] !== undefined) findings.violations.push(toViolation(FUNCTION_LIKE, `${macroName}${head[2]}`, token));
-  if (!LITERAL_BODY.test(rest.slice(head[0].length))) {
-    findings.violations.push(toViolation(MACRO_BODY, rest.slice(head[0].length).trim() || macroName, token));
+  const body = rest.slice(head[0].length);
+  if (!LITERAL_BODY.test(body) && !isCTypeBody(body)) {
+    findings.violations.push(toViolation(MACRO_BODY, body.trim() || macroName, token));
   }
   if (bannedBuiltin(macroName, allow)) {
     const text = { rule: "define", reason: `a macro named \`${macroName}\` shadows a refused builtin`, alternative: "choose another macro name" };
     findings.violations.push(toViolation(text, macroName, token));
   }
-  const body = rest.slice(head[0].length);
   const lexed = tokenize(body, { macroBody: true, line: restAt.line, column: restAt.column + head[0].length });
   for (const issue of lexed.issues) {
     const violation = STRUCTURAL_ISSUES.has(issue.code)

@@ -65,7 +65,8 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
       const open = tokens[item.predicate.open];
       const close = tokens[item.predicate.close];
       if (!open || !close) throw new Error("outline points outside the tokens");
-      edits.push({ at: open.end, text: `(${exclusion}) && (` }, { at: close.offset, text: ")" });
+      // The cast keeps a pointer-valued predicate (`/@path[tid]/`) legal as an operand of &&.
+      edits.push({ at: open.end, text: `(${exclusion}) && ((uint64)(` }, { at: close.offset, text: "))" });
     } else {
       edits.push({ at: bodyOpen.offset, text: `/${exclusion}/ ` });
     }

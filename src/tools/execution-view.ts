@@ -21,6 +21,7 @@ export const executionSummarySchema = {
   error: z.string().nullable().describe("why it failed, in bpftrace's words where possible"),
   lines_total: z.number().describe("output lines produced so far (stdout and stderr)"),
   lines_dropped: z.number().describe("oldest lines evicted from the ring buffer"),
+  output_evicted: z.boolean().describe("output was dropped to stay within the server's memory budget"),
 };
 
 export type ExecutionSummary = {
@@ -35,6 +36,7 @@ export type ExecutionSummary = {
   error: string | null;
   lines_total: number;
   lines_dropped: number;
+  output_evicted: boolean;
 };
 
 export function summarize(execution: Execution, now: number): ExecutionSummary {
@@ -50,6 +52,7 @@ export function summarize(execution: Execution, now: number): ExecutionSummary {
     error: execution.error,
     lines_total: execution.ring.linesTotal,
     lines_dropped: execution.ring.linesDropped,
+    output_evicted: execution.outputEvicted,
   };
 }
 
@@ -59,5 +62,6 @@ export function describeExecution(summary: ExecutionSummary): string {
   if (summary.lines_dropped > 0) parts.push(`${summary.lines_dropped} dropped`);
   if (summary.exit_code !== null) parts.push(`exit ${summary.exit_code}`);
   if (summary.exit_signal) parts.push(`signal ${summary.exit_signal}`);
-  return parts.join(", ");
+  const line = parts.join(", ");
+  return summary.output_evicted ? `${line}. Output dropped to stay within the server's memory budget (BPFTRACE_MCP_OUTPUT_BUDGET_BYTES).` : line;
 }

@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
+import { processesWith } from "../helpers/processes.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
 
 interface TraceOutcome {
   executionId: string;
-  /** warnings of exec_program (the `start` record). */
+  /** warnings of exec_program. */
   startWarnings: string[];
   /** warnings of get_result once it ended (the `end` record). */
   endWarnings: string[];
@@ -16,8 +17,13 @@ interface TraceOutcome {
   lines: string[];
 }
 
+/** What exec_program answered when the audit log could not take the start: nothing ran. */
+interface Refusal {
+  refused: string;
+}
+
 const PROGRAM = "BEGIN { } // fake: lines=2 // fake: exit-after-attach=0";
-const AUDIT_FAILED = "audit log write failed; tracing continues";
+const AUDIT_FAILED = "audit log write failed: no new execution can start until it is writable";
 const AUDIT_BACK = "audit log writable again";
 
 // Mounting needs root, which ignores directory permissions: so the faults are a full or read-only
@@ -30,10 +36,10 @@ function run(command: string, args: string[]): void {
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
 }
 
-/** Runs one short trace and follows it to its end, collecting the warnings of both results. */
-async function traceOnce(server: RunningServer): Promise<TraceOutcome> {
+/** Runs one short trace and follows it to its end, collecting the warnings of both results; or the refusal, when it was not started. */
+async function traceOnce(server: RunningServer): Promise<TraceOutcome | Refusal> {
   const started = await server.call("exec_program", { program: PROGRAM, timeout: 5 });
-  expect(started.isError, textOf(started)).toBeFalsy();
+  if (started.isError) return { refused: textOf(started) };
   const { execution_id: executionId, warnings: startWarnings } = started.structuredContent as { execution_id: string; warnings: string[] };
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 1, offset: 2 });
@@ -45,6 +51,8 @@ async function traceOnce(server: RunningServer): Promise<TraceOutcome> {
   }
   throw new Error(`${executionId} did not end`);
 }
+
+const wasRefused = (outcome: TraceOutcome | Refusal): outcome is Refusal => "refused" in outcome;
 
 /** The server's log entries (stderr JSON) with this message. */
 function logEntries(server: RunningServer, message: string): { path?: string; err?: string }[] {
@@ -97,41 +105,44 @@ describeAsRoot(`the audit log cannot be written (fake bpftrace${asRoot ? "" : ";
     if (fake) rmSync(dirname(fake), { recursive: true, force: true });
   });
 
-  it("goes on tracing when the log's parent is a regular file, warning in both results and logging once", async () => {
+  it("starts nothing while the log's parent is a regular file: AUDIT_UNAVAILABLE naming the fault, logged once", async () => {
     const parentFile = join(scratch, "not-a-directory");
     writeFileSync(parentFile, "");
     const auditPath = join(parentFile, "audit.jsonl");
+    const marker = `audit-eexist-${process.pid}`;
     server = await startServer({ env: { BPFTRACE_PATH: fake, BPFTRACE_MCP_AUDIT_LOG: auditPath } });
-    const expected = `audit log ${auditPath} could not be written: EEXIST`;
-    for (let run = 0; run < 2; run += 1) {
-      const outcome = await traceOnce(server);
-      expect(outcome).toMatchObject({ status: "completed", lines: ["line 0", "line 1"], startWarnings: [expected], endWarnings: [expected] });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const started = await server.call("exec_program", { program: `${PROGRAM} // ${marker}`, timeout: 5 });
+      expect(started.isError).toBe(true);
+      expect(textOf(started)).toMatch(/^AUDIT_UNAVAILABLE: The audit log could not record the start of this run, so it was not started: audit log .* could not be written: EEXIST/);
+      expect(textOf(started)).toMatch(/Fix: .*audit log writable/);
+      expect(processesWith(marker)).toEqual([]);
     }
+    expect((await server.call("list_executions", {})).structuredContent).toMatchObject({ executions: [] });
     // Logged when it starts failing, not on every record.
     expect(logEntries(server, AUDIT_FAILED)).toEqual([expect.objectContaining({ path: auditPath, err: expect.stringMatching(/EEXIST/) as unknown })]);
-    const started = await server.call("exec_program", { program: PROGRAM, timeout: 5 });
-    expect(textOf(started)).toContain(`Warning: ${expected}`);
   });
 
-  it("warns while the log's filesystem is read-only and writes again, saying so, once it is writable", async () => {
+  it("refuses starts while the log's filesystem is read-only and starts again, saying so, once it is writable", async () => {
     const directory = mountTmpfs("size=8k,ro");
     const auditPath = join(directory, "audit.jsonl");
     server = await startServer({ env: { BPFTRACE_PATH: fake, BPFTRACE_MCP_AUDIT_LOG: auditPath } });
     const readOnly = await traceOnce(server);
-    const expected = `audit log ${auditPath} could not be written: EROFS`;
-    expect(readOnly).toMatchObject({ status: "completed", lines: ["line 0", "line 1"], startWarnings: [expected], endWarnings: [expected] });
+    expect(wasRefused(readOnly) && readOnly.refused).toMatch(/^AUDIT_UNAVAILABLE: .*could not be written: EROFS/);
     expect(logEntries(server, AUDIT_FAILED)).toHaveLength(1);
     run("mount", ["-o", "remount,rw", directory]);
     const writable = await traceOnce(server);
     expect(writable).toMatchObject({ status: "completed", startWarnings: [], endWarnings: [] });
     expect(logEntries(server, AUDIT_BACK)).toEqual([expect.objectContaining({ path: auditPath })]);
+    const executionId = (writable as TraceOutcome).executionId;
     expect(auditRecords(auditPath).map((record) => [record.event, record.execution_id])).toEqual([
-      ["start", writable.executionId],
-      ["end", writable.executionId],
+      ["program", undefined],
+      ["start", executionId],
+      ["end", executionId],
     ]);
   });
 
-  it("keeps every record written before the disk filled, never leaves half a record, and resumes when space frees up", async () => {
+  it("keeps every record written before the disk filled, never leaves half a record, refuses starts while full, and resumes when space frees up", async () => {
     const directory = mountTmpfs("size=16k");
     const auditPath = join(directory, "audit.jsonl");
     server = await startServer({ env: { BPFTRACE_PATH: fake, BPFTRACE_MCP_AUDIT_LOG: auditPath } });
@@ -147,15 +158,14 @@ describeAsRoot(`the audit log cannot be written (fake bpftrace${asRoot ? "" : ";
     } finally {
       closeSync(fd);
     }
-    // The log's last page may still have room for a few records: trace until a write fails.
-    const whileFull: TraceOutcome[] = [];
-    const noSpace = `audit log ${auditPath} could not be written: ENOSPC`;
-    while (whileFull.length < 30 && !whileFull.some((outcome) => outcome.startWarnings.length + outcome.endWarnings.length > 0)) {
-      whileFull.push(await traceOnce(server));
-    }
-    const failing = whileFull.at(-1);
-    expect([...(failing?.startWarnings ?? []), ...(failing?.endWarnings ?? [])]).toContain(noSpace);
-    for (const outcome of whileFull) expect(outcome).toMatchObject({ status: "completed", lines: ["line 0", "line 1"] });
+    // The log's last page may still have room for a few records: trace until a start is refused.
+    const whileFull: (TraceOutcome | Refusal)[] = [];
+    while (whileFull.length < 30 && !whileFull.some(wasRefused)) whileFull.push(await traceOnce(server));
+    const refused = whileFull.at(-1);
+    expect(refused && wasRefused(refused) && refused.refused).toMatch(/^AUDIT_UNAVAILABLE: .*could not be written: ENOSPC/);
+    // Runs that did start ran to their end; an end the log could not take is a warning of that run.
+    const ran = whileFull.filter((outcome): outcome is TraceOutcome => !wasRefused(outcome));
+    for (const outcome of ran) expect(outcome).toMatchObject({ status: "completed", lines: ["line 0", "line 1"], startWarnings: [] });
     expect(logEntries(server, AUDIT_FAILED)).toEqual([expect.objectContaining({ err: expect.stringMatching(/ENOSPC/) as unknown })]);
 
     unlinkSync(filler);
@@ -163,11 +173,10 @@ describeAsRoot(`the audit log cannot be written (fake bpftrace${asRoot ? "" : ";
     expect(after).toMatchObject({ status: "completed", startWarnings: [], endWarnings: [] });
     expect(logEntries(server, AUDIT_BACK)).toHaveLength(1);
 
-    const recorded = auditRecords(auditPath).map((record) => `${record.event} ${String(record.execution_id)}`);
-    const expectedRecords = [...before, ...whileFull, after].flatMap((outcome) => [
-      ...(outcome.startWarnings.length === 0 ? [`start ${outcome.executionId}`] : []),
-      ...(outcome.endWarnings.length === 0 ? [`end ${outcome.executionId}`] : []),
-    ]);
+    const recorded = auditRecords(auditPath)
+      .filter((record) => record.event !== "program")
+      .map((record) => `${record.event} ${String(record.execution_id)}`);
+    const expectedRecords = [...(before as TraceOutcome[]), ...ran, after as TraceOutcome].flatMap((outcome) => [`start ${outcome.executionId}`, ...(outcome.endWarnings.length === 0 ? [`end ${outcome.executionId}`] : [])]);
     expect(recorded).toEqual(expectedRecords);
   });
 });

@@ -1,5 +1,6 @@
-// The audit log as an operator reads it after the fact: one JSON line per refusal, a start and an
-// end line per run, the program's hash and text, private to root, rotated, or not written at all.
+// The audit log as an operator reads it after the fact: one JSON line per refusal (repeats counted),
+// a start and an end line per run, each program's text once per file by its hash, private to root,
+// rotated without losing young records, or not written at all.
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,9 @@ import { followToEnd, linesOf, newMarker, structuredOf } from "./support.js";
 
 interface AuditLine {
   time: string;
-  event: "refused" | "start" | "end" | "validate";
+  event: "refused" | "start" | "end" | "validate" | "program" | "repeated";
+  count?: number;
+  repeated_event?: string;
   tool: string;
   execution_id: string | null;
   program_sha256: string | null;
@@ -38,6 +41,20 @@ function readAudit(path: string): AuditLine[] {
     .map((line) => JSON.parse(line) as AuditLine);
 }
 
+/** The records of the log and every rotated file, oldest first. */
+function readAllAudit(path: string): AuditLine[] {
+  const directory = join(path, "..");
+  const rotated = readdirSync(directory)
+    .filter((name) => /^audit\.jsonl\.\d+$/.test(name))
+    .sort((left, right) => Number(right.split(".").pop()) - Number(left.split(".").pop()));
+  return [...rotated.map((name) => readAudit(join(directory, name))).flat(), ...readAudit(path)];
+}
+
+/** The text of each program recorded in `lines`, by sha256. */
+function programTexts(lines: AuditLine[]): Map<string, string> {
+  return new Map(lines.filter((line) => line.event === "program").map((line) => [line.program_sha256 ?? "", line.program ?? ""]));
+}
+
 /** Every file under `directory`, recursively. */
 function filesUnder(directory: string): string[] {
   return readdirSync(directory, { recursive: true, withFileTypes: true })
@@ -60,19 +77,21 @@ describeReal("the audit log records every decision and run", () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  it("writes one refused line per refused request, with the full program and its sha256", async () => {
+  it("writes one refused line per refused request with the program's sha256, and its full text once", async () => {
     const marker = newMarker("audit-refused");
     const program = `BEGIN { cat("/etc/shadow"); } // ${marker}`;
     const before = readAudit(auditPath).length;
     expect((await server.call("exec_program", { program })).isError).toBe(true);
     expect((await server.call("validate_program", { program })).isError).toBeFalsy();
     const added = readAudit(auditPath).slice(before);
-    expect(added.map((line) => [line.event, line.tool, line.decision])).toEqual([
+    expect(added.map((line) => [line.event, line.tool ?? null, line.decision ?? null])).toEqual([
+      ["program", null, null],
       ["refused", "exec_program", "refused"],
       ["refused", "validate_program", "refused"],
     ]);
-    for (const line of added) {
-      expect(line.program).toBe(program);
+    expect(added[0]).toMatchObject({ program, program_sha256: sha256(program) });
+    for (const line of added.slice(1)) {
+      expect(line.program).toBeNull();
       expect(line.program_sha256).toBe(sha256(program));
       expect(line.execution_id).toBeNull();
       expect(line.reason).toContain("`cat(`");
@@ -93,7 +112,8 @@ describeReal("the audit log records every decision and run", () => {
     const lines = readAudit(auditPath).filter((line) => line.execution_id === executionId);
     expect(lines.map((line) => line.event)).toEqual(["start", "end"]);
     const [start, end] = lines as [AuditLine, AuditLine];
-    expect(start).toMatchObject({ tool: "exec_program", decision: "allowed", program, program_sha256: sha256(program), privilege: "root", user: "root" });
+    expect(start).toMatchObject({ tool: "exec_program", decision: "allowed", program: null, program_sha256: sha256(program), privilege: "root", user: "root" });
+    expect(programTexts(readAudit(auditPath)).get(sha256(program))).toBe(program);
     expect(end).toMatchObject({ decision: "allowed", program_sha256: sha256(program), status: "stopped", exit_code: 0, signal: null, signals_sent: ["SIGINT"] });
     expect(end.duration_ms).toBeGreaterThanOrEqual(300);
     expect(end.lines).toBeGreaterThanOrEqual(1);
@@ -128,31 +148,61 @@ describeReal("audit log rotation and BPFTRACE_MCP_AUDIT_LOG=off", () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  it("rotates past BPFTRACE_MCP_AUDIT_MAX_BYTES, keeping the newest lines and a single 0600 .1", async () => {
+  it("rotates past BPFTRACE_MCP_AUDIT_MAX_BYTES into .1, .2, ..., keeping every young record and each file's programs", async () => {
     const auditPath = join(directory, "audit.jsonl");
     const server = await startServer({ env: { BPFTRACE_MCP_AUDIT_LOG: auditPath, BPFTRACE_MCP_AUDIT_MAX_BYTES: "4096" } });
     try {
-      const requests = 12;
-      for (let sequence = 0; sequence < requests; sequence += 1) {
-        // About 1.5 kB per line: the 4 kB limit rotates every few requests.
+      for (let sequence = 0; sequence < 12; sequence += 1) {
+        // About 1.5 kB per request: the 4 kB limit rotates every few requests.
         const program = `BEGIN { cat("/etc/shadow"); } // seq=${sequence} ${"p".repeat(600)}`;
         expect((await server.call("exec_program", { program })).isError).toBe(true);
       }
     } finally {
       await server.close();
     }
-    expect(readdirSync(directory).sort()).toEqual(["audit.jsonl", "audit.jsonl.1"]);
-    const rotated = readAudit(`${auditPath}.1`);
-    const current = readAudit(auditPath);
-    for (const file of [auditPath, `${auditPath}.1`]) {
+    const files = readdirSync(directory).filter((name) => name.startsWith("audit.jsonl")).sort();
+    expect(files.length).toBeGreaterThan(2);
+    for (const name of files) {
+      const file = join(directory, name);
       expect(statSync(file).size).toBeLessThanOrEqual(4096);
       expect(statSync(file).mode & 0o777).toBe(0o600);
+      // Each file names the text of every program it refers to.
+      const lines = readAudit(file);
+      const texts = programTexts(lines);
+      for (const line of lines) if (line.event === "refused") expect(texts.has(line.program_sha256 ?? "")).toBe(true);
     }
-    const sequences = [...rotated, ...current].map((line) => Number(/seq=(\d+)/.exec(line.program ?? "")?.[1]));
-    // The newest requests, in order, with none lost between the two files.
-    expect(sequences.at(-1)).toBe(11);
-    expect(sequences).toEqual(sequences.map((_, index) => 12 - sequences.length + index));
-    expect(rotated.length).toBeGreaterThan(0);
+    const all = readAllAudit(auditPath);
+    const texts = programTexts(all);
+    const sequences = all.filter((line) => line.event === "refused").map((line) => Number(/seq=(\d+)/.exec(texts.get(line.program_sha256 ?? "") ?? "")?.[1]));
+    // Every request, in order: nothing younger than the retention period was dropped.
+    expect(sequences).toEqual(Array.from({ length: 12 }, (_, index) => index));
+  });
+
+  it("keeps a run's start when hundreds of 64 KiB refusals follow it, counting identical ones in one record", async () => {
+    const auditPath = join(directory, "flood", "audit.jsonl");
+    const server = await startServer({ env: { BPFTRACE_MCP_AUDIT_LOG: auditPath, BPFTRACE_MCP_AUDIT_MAX_BYTES: String(1024 * 1024) } });
+    let executionId = "";
+    const padding = "p".repeat(64 * 1024 - 100);
+    try {
+      const started = await server.call("exec_program", { program: 'BEGIN { printf("under investigation\\n"); exit(); }', timeout: 5 });
+      expect(started.isError, textOf(started)).toBeFalsy();
+      executionId = structuredOf(started).execution_id as string;
+      await followToEnd(server, executionId);
+      // The red team's erasure: 317 refused validate_program calls of 64 KiB. Here 40 distinct ones
+      // (2.5 MiB, more than the log and one rotated file held) and 200 repeats of one.
+      for (let sequence = 0; sequence < 40; sequence += 1) await server.call("validate_program", { program: `BEGIN { cat("/etc/shadow"); } // ${sequence} ${padding}` });
+      const repeated = `BEGIN { cat("/etc/shadow"); } // again ${padding}`;
+      for (let call = 0; call < 200; call += 1) await server.call("validate_program", { program: repeated });
+    } finally {
+      await server.close();
+    }
+    const all = readAllAudit(auditPath);
+    expect(all.find((line) => line.event === "start")).toMatchObject({ execution_id: executionId });
+    expect(all.filter((line) => line.event === "refused")).toHaveLength(41);
+    // The repeats' count is written when the window closes, at the latest at shutdown.
+    expect(all.filter((line) => line.event === "repeated")).toEqual([expect.objectContaining({ repeated_event: "refused", tool: "validate_program", count: 199 })]);
+    // The repeated program's text is on disk once.
+    expect(all.filter((line) => line.event === "program" && line.program?.includes("again"))).toHaveLength(1);
   });
 
   it("off writes nothing anywhere, not even the default $XDG_STATE_HOME location", async () => {

@@ -75,8 +75,12 @@ describeReal("bpftrace's environment, working directory and stdin", () => {
   it("runs in its own session, so a terminal's ^C or hangup cannot reach it", () => {
     const stat = readFileSync(`/proc/${bpftracePid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields after the name: state, ppid, pgrp, session, tty_nr.
-    expect(Number(fields[3])).toBe(bpftracePid);
+    // Fields after the name: state, ppid, pgrp, session, tty_nr. The session is its watchdog's
+    // (timeout(1), the server's direct child and bpftrace's parent), not the server's.
+    const watchdogPid = Number(fields[1]);
+    expect(readFileSync(`/proc/${watchdogPid}/comm`, "utf8").trim()).toBe("timeout");
+    expect(Number(fields[3])).toBe(watchdogPid);
+    expect(Number(fields[3])).not.toBe(server.pid);
     expect(Number(fields[4])).toBe(0);
   });
 

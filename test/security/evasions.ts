@@ -45,8 +45,8 @@ export const PROGRAM_EVASIONS: Evasion[] = [
   { name: "a NUL byte inside cat", program: (s) => `BEGIN { ca\u0000t("${s.file}"); exit(); }`, construct: "U+0000", why: /NUL bytes/ },
   { name: "a carriage return inside cat", program: (s) => `BEGIN { ca\rt("${s.file}"); exit(); }`, construct: "U+000D", why: /control characters/ },
   { name: 'system("cat /path")', program: (s) => `BEGIN { system("cat ${s.file}"); exit(); }`, construct: "system(", why: /runs a shell command as root/ },
-  { name: "a config block turning on unsafe", program: (s) => `config = { unsafe = 1 }\nBEGIN { system("cat ${s.file}"); exit(); }`, construct: "config", why: /config block changes bpftrace's limits and safety settings/ },
-  { name: "a config block alone", program: () => `config = {\n  max_strlen = 4096\n}\nBEGIN { exit(); }`, construct: "config", why: /config block/ },
+  { name: "a config block turning on unsafe", program: (s) => `config = { unsafe = 1 }\nBEGIN { system("cat ${s.file}"); exit(); }`, construct: "unsafe", why: /the config key `unsafe` changes bpftrace's limits or safety settings/ },
+  { name: "a config block raising the string length past the bound", program: () => `config = {\n  max_strlen = 4096\n}\nBEGIN { exit(); }`, construct: "max_strlen", why: /max_strlen may be at most 1024/ },
   { name: "signal() killing the traced process", program: () => `tracepoint:syscalls:sys_enter_openat { signal("KILL"); }`, construct: "signal(", why: /sends a signal/ },
   { name: "override() injecting errors", program: () => `kprobe:vfs_read { override(-1); }`, construct: "override(", why: /changes a kernel function's return value/ },
 ];

@@ -35,4 +35,17 @@ describe("loadConfig", () => {
     expect(loadConfig({ BPFTRACE_MCP_CHILD_ENV: "BPFTRACE_STRLEN=200" }).childEnv).toEqual({ BPFTRACE_STRLEN: "200" });
     expect(() => loadConfig({ BPFTRACE_MCP_CHILD_ENV: "LD_PRELOAD=/x.so" })).toThrow(/BPFTRACE_NAME=value/);
   });
+
+  it("bounds output memory, audit history and message size, with the documented defaults", () => {
+    const config = loadConfig({ HOME: "/home/alice" });
+    expect(config.outputBudgetBytes).toBe(256 * 1024 * 1024);
+    expect(config.auditRetentionMs).toBe(168 * 3_600_000);
+    expect(config.auditMaxTotalBytes).toBe(1024 * 1024 * 1024);
+    expect(config.maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(loadConfig({ BPFTRACE_MCP_AUDIT_RETENTION_HOURS: "2" }).auditRetentionMs).toBe(7_200_000);
+    expect(() => loadConfig({ BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "100" })).toThrow(/BPFTRACE_MCP_OUTPUT_BUDGET_BYTES must be at least 65536/);
+    expect(() => loadConfig({ BPFTRACE_MCP_MAX_MESSAGE_BYTES: "1000" })).toThrow(/BPFTRACE_MCP_MAX_MESSAGE_BYTES must be at least/);
+    expect(() => loadConfig({ BPFTRACE_MCP_AUDIT_RETENTION_HOURS: "0" })).toThrow(/BPFTRACE_MCP_AUDIT_RETENTION_HOURS must be at least 1/);
+    expect(() => loadConfig({ BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES: "10000000" })).toThrow(/at least twice BPFTRACE_MCP_AUDIT_MAX_BYTES/);
+  });
 });

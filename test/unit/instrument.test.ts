@@ -24,7 +24,7 @@ describe("instrumentProgram: what the server adds to a program", () => {
     const program = "tracepoint:syscalls:sys_enter_openat /comm == \"x\"/ { @[comm] = count(); }\nkprobe:vfs_read, kprobe:vfs_write { @ = count(); }\n";
     const { source } = instrument(program);
     const lines = source.split("\n");
-    expect(lines[0]).toBe(`tracepoint:syscalls:sys_enter_openat /(${filter}) && (comm == "x")/ { @[comm] = count(); }`);
+    expect(lines[0]).toBe(`tracepoint:syscalls:sys_enter_openat /(${filter}) && ((uint64)(comm == "x"))/ { @[comm] = count(); }`);
     expect(lines[1]).toBe(`kprobe:vfs_read, kprobe:vfs_write /${filter}/ { @ = count(); }`);
   });
 

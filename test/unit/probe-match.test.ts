@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { indexProbes, matchProbes, probeGlobToRegExp } from "../../src/bpftrace/probe-match.js";
+import { indexProbes, matchProbes, matchProbesInSlices, probeGlobToRegExp } from "../../src/bpftrace/probe-match.js";
 import { matchProbes as matchProbesReexported } from "../../src/bpftrace/parse-probes.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +349,64 @@ describe("probeGlobToRegExp against the reference implementation", () => {
       const actual = probeGlobToRegExp(glob);
       expect(actual.source, glob).toBe(expected.source);
       expect(actual.flags, glob).toBe(expected.flags);
+    }
+  });
+});
+
+/** Every "{a,b}" of a name's glob: more alternatives than are expanded, so the automaton answers. */
+function braceHeavyGlob(random: Random, name: string): string {
+  let glob = "";
+  for (const char of name.replace(/[*?[\]{}]/g, "a")) {
+    const roll = random();
+    if (roll < 0.5) glob += `{${char},${pick(random, [..."abx_"])}}`;
+    else if (roll < 0.6) glob += "*";
+    else if (roll < 0.7) glob += "?";
+    else glob += char;
+  }
+  return `${random() < 0.3 ? "*" : ""}${glob}${random() < 0.3 ? "*" : ""}`;
+}
+
+const LIST_0_17 = readFileSync(new URL("../fixtures/bpftrace-output/0.17.0/list.txt", import.meta.url), "utf8").split("\n").filter((line) => line !== "");
+
+describe("matchProbes never backtracks", () => {
+  it("answers the red team's 't?*?*?*?*?*?*?*?*!' over the 0.17 probe list in well under a second", () => {
+    // Six "?*" took 8 s as a RegExp (each one ~9 times the last): checked first, so a backtracking matcher fails here quickly.
+    for (const filter of ["t?*?*?*?*?*?*!", "t?*?*?*?*?*?*?*?*!", `t${"?*".repeat(20)}!`, `*${"?*".repeat(250)}!`, `{t,k}${"?*".repeat(20)}!`, `{${"?*".repeat(100)},x}!`]) {
+      const started = performance.now();
+      expect(matchProbes(LIST_0_17, filter), filter).toEqual([]);
+      expect(performance.now() - started, filter).toBeLessThan(250);
+    }
+    expect(matchProbes(LIST_0_17, "t?*?*sys_enter_open*")).toEqual(referenceMatch(LIST_0_17, "t?*?*sys_enter_open*"));
+  });
+
+  it("agrees with the reference on globs with more brace alternatives than it expands", () => {
+    const random = generator(31);
+    const list = randomList(random, 300);
+    for (let round = 0; round < 300; round += 1) {
+      const filter = braceHeavyGlob(random, pick(random, list).slice(0, 16));
+      expect(matchProbes(list, filter), filter).toEqual(referenceMatch(list, filter));
+    }
+  });
+
+  it("searches 100k names in slices of a few milliseconds, with the same answer", async () => {
+    const list = Object.freeze(Array.from({ length: 100_000 }, (_, index) => `kprobe:tcp_${["read", "write"][index % 2] ?? ""}_x${index % 9}_${index}`));
+    indexProbes(list);
+    for (const filter of [`{k,t}${"?*".repeat(30)}!`, `*${"{a,b}*".repeat(8)}!`, "kprobe:tcp_*", "*_x?_1*"]) {
+      let longestGapMs = 0;
+      let last = performance.now();
+      let searching = true;
+      const tick = (): void => {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+        if (searching) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const sliced = await matchProbesInSlices(list, filter);
+      searching = false;
+      expect(sliced, filter).toEqual(matchProbes(list, filter));
+      // A slice is ~4 ms; the margin is for a busy test machine.
+      expect(longestGapMs, filter).toBeLessThan(60);
     }
   });
 });

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { LineSplitter } from "../../src/executions/line-splitter.js";
 import { OutputRing } from "../../src/executions/ring-buffer.js";
@@ -70,8 +72,8 @@ describe("OutputRing", () => {
       start = newline + 1;
     }
     expect(ring.read(0, 10).lines.map((line) => line.text)).toEqual(["béta", "gamma", "delta"]);
-    // "béta" is 5 bytes: the cap counts bytes, not characters.
-    expect(ring.bytesKept).toBe(5 + 5 + 5);
+    // The bytes held, not the lines' lengths: the kept lines keep their whole 24-byte chunk alive.
+    expect(ring.bytesKept).toBe(chunk.length);
   });
 
   it("decodes adjacent ranges one by one when no newline separates them", () => {
@@ -170,5 +172,72 @@ describe("OutputRing", () => {
         expect(state(batched), `round ${round}, step ${step}`).toEqual(state(single));
       }
     }
+  });
+});
+
+describe("OutputRing memory", () => {
+  /** What a pipe delivers for a flood of long lines: 64 KiB reads, each line 60 KB plus a short one. */
+  function floodOfLongLines(reads: number): Buffer[] {
+    const text = Buffer.from(Array.from({ length: reads + 1 }, (_, index) => `${"L".repeat(60_000)}\nshort ${index}\n`).join(""));
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < text.length && chunks.length < reads; at += 65_536) chunks.push(text.subarray(at, at + 65_536));
+    return chunks;
+  }
+
+  /** Bytes of Buffers alive after full garbage collections (backing stores are freed off-thread: a few rounds). */
+  async function liveBufferBytes(): Promise<number> {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    for (let round = 0; round < 4; round += 1) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return process.memoryUsage().arrayBuffers;
+  }
+
+  it("counts the bytes it holds, not the lines' lengths, and compacts chunks its kept lines barely fill", async () => {
+    const chunks = floodOfLongLines(200);
+    const before = await liveBufferBytes();
+    const ring = new OutputRing(10_000, 16 * 1024 * 1024);
+    let lineBytes = 0;
+    const splitter = new LineSplitter(8_192, (bytes, starts, ends, count) => {
+      ring.pushBatch("stdout", bytes, starts, ends, 0, count);
+      for (let index = 0; index < count; index += 1) lineBytes += (ends[index] ?? 0) - (starts[index] ?? 0);
+    });
+    for (const chunk of chunks) splitter.write(chunk);
+    splitter.end();
+    ring.seal();
+    // What is really alive, measured: a kept line used to pin its whole 64 KiB read (13 MB here).
+    expect((await liveBufferBytes()) - before).toBeLessThan(ring.bytesKept + 512 * 1024);
+    expect(ring.linesTotal).toBeGreaterThan(300);
+    // 60 KB lines are cut to 8 KiB: what is held is those 8 KiB (and their newlines), not the 64 KiB reads they came in.
+    expect(ring.bytesKept).toBeLessThan(lineBytes * 1.1 + ring.linesTotal);
+    expect(ring.bytesKept).toBeGreaterThanOrEqual(lineBytes);
+    const lines = ring.read(0, 10_000).lines;
+    expect(lines.filter((line) => line.text.startsWith("short"))).toHaveLength(lines.length - lines.filter((line) => line.text.startsWith("L")).length);
+    expect(lines.find((line) => line.text.startsWith("L"))?.text).toHaveLength(8_192);
+  });
+
+  it("keeps its byte cap by bytes held, so 60 KB lines in 64 KiB reads stay within it", () => {
+    const cap = 1024 * 1024;
+    const ring = new OutputRing(10_000, cap);
+    let held = 0;
+    const splitter = new LineSplitter(65_536, (bytes, starts, ends, count) => {
+      ring.pushBatch("stdout", bytes, starts, ends, 0, count);
+      held = Math.max(held, ring.bytesKept);
+    });
+    for (const chunk of floodOfLongLines(200)) splitter.write(chunk);
+    expect(held).toBeLessThanOrEqual(cap + 65_536 * 2);
+    expect(ring.bytesKept).toBeLessThanOrEqual(cap);
+  });
+
+  it("clears for the budget, keeping offsets and saying so", () => {
+    const ring = new OutputRing(100, 1_000_000);
+    fill(ring, 50);
+    ring.clear(true);
+    expect(ring).toMatchObject({ linesTotal: 50, linesDropped: 50, bytesKept: 0, evictedForBudget: true });
+    expect(ring.read(10, 10)).toEqual({ firstIndex: 50, lines: [], skipped: 40 });
+    ring.push("stdout", "late");
+    expect(ring.read(50, 10).lines).toEqual([{ stream: "stdout", text: "late" }]);
   });
 });
