@@ -14,13 +14,20 @@ export interface ParsedInfo {
   /** The System "OS" value. */
   kernel: string | null;
   arch: string | null;
-  /** "Kernel helpers" entries whose value is yes/no. */
-  helpers: Record<string, boolean>;
-  /** "Kernel features" raw values ("yes", "no", "1000000"). */
-  features: Record<string, string>;
-  mapTypes: Record<string, boolean>;
-  probeTypes: Record<string, boolean>;
+  /** "Kernel helpers" entries whose value is yes/no; null when the section was not printed. */
+  helpers: Record<string, boolean> | null;
+  /** "Kernel features" raw values ("yes", "no", "1000000"); null when the section was not printed. */
+  features: Record<string, string> | null;
+  /** "Map types"; null when not printed (0.24+ print none: unknown, not "none supported"). */
+  mapTypes: Record<string, boolean> | null;
+  probeTypes: Record<string, boolean> | null;
+  /** Capability sections this output did not print, in CAPABILITY_SECTIONS order. */
+  notReported: CapabilitySection[];
 }
+
+/** The sections whose absence means "not reported by this bpftrace", never "nothing supported". */
+export const CAPABILITY_SECTIONS = ["Kernel helpers", "Kernel features", "Map types", "Probe types"] as const;
+export type CapabilitySection = (typeof CAPABILITY_SECTIONS)[number];
 
 // Diagnostics bpftrace (or the C++ runtime) mixes into the same streams; never part of the report.
 const DIAGNOSTIC_LINE = /^\s*(?:ERROR|WARNING|FATAL|Error|Warning)\b/;
@@ -85,9 +92,10 @@ function findEntry(sections: readonly InfoSection[], sectionName: string, key: s
   return found ? found[1] : null;
 }
 
-function yesNoEntries(section: InfoSection | undefined): Record<string, boolean> {
+function yesNoEntries(section: InfoSection | undefined): Record<string, boolean> | null {
+  if (!section) return null;
   const flags = new Map<string, boolean>();
-  for (const [key, value] of Object.entries(section?.entries ?? {})) {
+  for (const [key, value] of Object.entries(section.entries)) {
     const flag = toYesNo(value);
     if (flag !== undefined) flags.set(key, flag);
   }
@@ -122,14 +130,16 @@ function readSections(text: string): InfoSection[] {
 export function parseInfo(text: string): ParsedInfo {
   const sections = readSections(text);
   const version = findEntry(sections, "Build", "version");
+  const features = findSection(sections, "Kernel features");
   return {
     sections,
     version: version ? version.replace(/^v(?=\d)/, "") : null,
     kernel: findEntry(sections, "System", "OS"),
     arch: findEntry(sections, "System", "Arch"),
     helpers: yesNoEntries(findSection(sections, "Kernel helpers")),
-    features: { ...findSection(sections, "Kernel features")?.entries },
+    features: features ? { ...features.entries } : null,
     mapTypes: yesNoEntries(findSection(sections, "Map types")),
     probeTypes: yesNoEntries(findSection(sections, "Probe types")),
+    notReported: CAPABILITY_SECTIONS.filter((name) => findSection(sections, name) === undefined),
   };
 }

@@ -108,7 +108,8 @@ export function parseProbeDetails(text: string): ProbeDetail[] {
   return [...details.values()];
 }
 
-const AGGREGATE_OPEN = /^(struct|union|enum)\s+([A-Za-z_]\w*)\s*\{\s*$/;
+// 0.27 names the BTF the type came from: "vmlinux: struct task_struct {" (a module name for module types).
+const AGGREGATE_OPEN = /^(?:[\w.-]+:\s+)?(struct|union|enum)\s+([A-Za-z_]\w*)\s*\{\s*$/;
 const NESTED_OPEN = /^(?:const\s+|volatile\s+)*(struct|union)\b[^{;]*\{\s*$/;
 const NESTED_CLOSE = /^\}\s*(.*?)\s*;?\s*$/;
 

@@ -68,7 +68,8 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
       // The cast keeps a pointer-valued predicate (`/@path[tid]/`) legal as an operand of &&.
       edits.push({ at: open.end, text: `(${exclusion}) && ((uint64)(` }, { at: close.offset, text: "))" });
     } else {
-      edits.push({ at: bodyOpen.offset, text: `/${exclusion}/ ` });
+      // Spaced: glued to a specifier (`kprobe:f{`), a `/` would read as part of its path.
+      edits.push({ at: bodyOpen.offset, text: ` /${exclusion}/ ` });
     }
   }
   let source = program;

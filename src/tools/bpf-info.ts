@@ -1,7 +1,12 @@
 import { z } from "zod";
+import { CAPABILITY_SECTIONS } from "../bpftrace/parse-info.js";
 import type { DoctorReport } from "../doctor/index.js";
 import { BpftraceMcpError, toolResult } from "../errors.js";
 import { runTool, type ToolRegistrar } from "./context.js";
+
+const NOT_REPORTED_NOTE = "null: this bpftrace's --info does not print the section (unknown, not 'none supported')";
+// Newer releases list only what they had to probe for (0.27 prints a handful of helpers, no map types).
+const UNLISTED_NOTE = "A helper, feature, map type or probe type absent from --info was not reported; that does not mean it is unsupported.";
 
 /** The doctor's checks as the assistant sees them: what is wrong and how to fix it. */
 function describeChecks(report: DoctorReport, only: (status: string) => boolean): string[] {
@@ -25,10 +30,11 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
         arch: z.string().nullable(),
         privilege: z.enum(["root", "sudo-password", "sudo-nopasswd"]).describe("how bpftrace is run"),
         bpftrace_path: z.string(),
-        helpers: z.record(z.string(), z.boolean()),
-        features: z.record(z.string(), z.string()),
-        map_types: z.record(z.string(), z.boolean()),
-        probe_types: z.record(z.string(), z.boolean()),
+        helpers: z.record(z.string(), z.boolean()).nullable().describe(NOT_REPORTED_NOTE),
+        features: z.record(z.string(), z.string()).nullable().describe(NOT_REPORTED_NOTE),
+        map_types: z.record(z.string(), z.boolean()).nullable().describe(NOT_REPORTED_NOTE),
+        probe_types: z.record(z.string(), z.boolean()).nullable().describe(NOT_REPORTED_NOTE),
+        not_reported: z.array(z.enum(CAPABILITY_SECTIONS)).describe("--info sections this bpftrace did not print (their field is null)"),
         sections: z.array(z.object({ name: z.string(), entries: z.record(z.string(), z.string()) })),
         raw: z.string().describe("bpftrace --info as printed"),
         checks: z
@@ -50,10 +56,12 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
         });
         const { parsed, raw } = await context.systemInfo.read();
         const report = await doctorReport;
-        const unsupportedProbes = Object.entries(parsed.probeTypes).filter(([, ok]) => !ok).map(([name]) => name);
+        const unsupportedProbes = Object.entries(parsed.probeTypes ?? {}).filter(([, ok]) => !ok).map(([name]) => name);
         const text = [
           `bpftrace ${parsed.version ?? host.version?.text ?? "unknown"} on ${parsed.kernel ?? "unknown kernel"} (${parsed.arch ?? "?"}), run as ${host.mode}.`,
           unsupportedProbes.length > 0 ? `Probe types NOT supported here: ${unsupportedProbes.join(", ")}.` : "All listed probe types are supported.",
+          ...(parsed.notReported.length > 0 ? [`Not reported by this bpftrace (unknown, not unsupported): ${parsed.notReported.join(", ")}.`] : []),
+          UNLISTED_NOTE,
           ...describeChecks(report, (status) => status === "warn" || status === "fail"),
           "",
           raw,
@@ -68,6 +76,7 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
           features: parsed.features,
           map_types: parsed.mapTypes,
           probe_types: parsed.probeTypes,
+          not_reported: parsed.notReported,
           sections: parsed.sections,
           raw,
           checks: report.checks,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
-import { SERVER_ENTRY, waitFor } from "./server-process.js";
+import { bpftracePathEnv, SERVER_ENTRY, waitFor } from "./server-process.js";
 
 /** One JSON-RPC message as the server wrote it on stdout. */
 export interface JsonRpcMessage {
@@ -40,7 +40,7 @@ export interface RawServer {
 export function spawnRawServer(env: Record<string, string> = {}): RawServer {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", BPFTRACE_MCP_AUDIT_LOG: "off", ...env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", BPFTRACE_MCP_AUDIT_LOG: "off", ...bpftracePathEnv(), ...env },
     stdio: ["pipe", "pipe", "pipe"],
     cwd: "/",
   });

@@ -16,11 +16,11 @@ export interface RecordingBpftrace {
 // Arguments are written NUL-separated and each call ends with this record separator (ASCII RS).
 const END_OF_CALL = "\u001e";
 
-/** Writes `bpftrace` (a /bin/sh wrapper that logs its argv, then execs the real one found on PATH). */
+/** Writes `bpftrace` (a /bin/sh wrapper that logs its argv, then execs the one under test: BPFTRACE_PATH, else PATH's). */
 export function installRecordingBpftrace(): RecordingBpftrace {
-  const which = spawnSync("sh", ["-c", "command -v bpftrace"], { encoding: "utf8" });
+  const which = spawnSync("sh", ["-c", 'command -v "$1"', "sh", process.env.BPFTRACE_PATH || "bpftrace"], { encoding: "utf8" });
   const real = which.stdout.trim();
-  if (which.status !== 0 || !real.startsWith("/")) throw new Error("bpftrace is not on PATH");
+  if (which.status !== 0 || !real.startsWith("/")) throw new Error("bpftrace is not on PATH (nor BPFTRACE_PATH)");
   const directory = mkdtempSync(join(tmpdir(), "recording-bpftrace-"));
   const log = join(directory, "invocations");
   const path = join(directory, "bpftrace");

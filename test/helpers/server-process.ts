@@ -34,6 +34,7 @@ export async function startServer(
       HOME: process.env.HOME ?? "/root",
       LOG_LEVEL: "info",
       BPFTRACE_MCP_AUDIT_LOG: "off",
+      ...bpftracePathEnv(),
       ...options.env,
     },
     cwd: options.cwd ?? "/",
@@ -57,6 +58,14 @@ export async function startServer(
       await client.close();
     },
   };
+}
+
+/**
+ * BPFTRACE_PATH of the test run, handed on to the server (a test's own `env` still wins), so
+ * `BPFTRACE_PATH=... vitest run --project real` tests the server on that bpftrace.
+ */
+export function bpftracePathEnv(): Record<string, string> {
+  return process.env.BPFTRACE_PATH ? { BPFTRACE_PATH: process.env.BPFTRACE_PATH } : {};
 }
 
 /** The text of a tool result's first content block. */

@@ -30,9 +30,15 @@ export function markerPath(): string {
   return `/tmp/${MARKER_PREFIX}-${randomBytes(6).toString("hex")}`;
 }
 
+/** Where the traced bpftrace lives; triggers aimed at its uprobes must run with its root. */
+export interface TriggerOptions {
+  /** The directory bpftrace sees as "/" (realBpftrace().root); "/" when omitted. */
+  root?: string;
+}
+
 /** Sets up the trigger named by an example header (`none` gives a session whose fire does nothing). */
-export async function openTrigger(kind: ExampleTrigger): Promise<TriggerSession> {
-  const parts = await triggerParts(kind);
+export async function openTrigger(kind: ExampleTrigger, options: TriggerOptions = {}): Promise<TriggerSession> {
+  const parts = await triggerParts(kind, options.root ?? "/");
   let fired = 0;
   let closed = false;
   return {
@@ -58,7 +64,7 @@ interface TriggerParts {
   close: () => Promise<void>;
 }
 
-async function triggerParts(kind: ExampleTrigger): Promise<TriggerParts> {
+async function triggerParts(kind: ExampleTrigger, root: string): Promise<TriggerParts> {
   const nothing = async (): Promise<void> => undefined;
   switch (kind) {
     case "open-file": {
@@ -90,7 +96,8 @@ async function triggerParts(kind: ExampleTrigger): Promise<TriggerParts> {
     case "sleep":
       return { fire: () => runChild("sleep", ["0.2"]), close: nothing };
     case "dns":
-      return { fire: () => runChild("getent", ["hosts", "localhost"]), close: nothing };
+      // A uprobe on libc: resolve with the libc bpftrace probes, the one in its root.
+      return { fire: () => runChild("getent", ["hosts", "localhost"], root), close: nothing };
     case "write": {
       const path = markerPath();
       const fd = openSync(path, "w");
@@ -110,10 +117,14 @@ async function triggerParts(kind: ExampleTrigger): Promise<TriggerParts> {
   }
 }
 
-/** Runs a program to completion (argv, no shell); rejects on a non-zero exit or after a timeout. */
-function runChild(file: string, args: string[]): Promise<void> {
+/**
+ * Runs a program to completion (argv, no shell), inside `root` when it is not "/" (chroot, so the
+ * program and the libraries it loads are that root's files); rejects on a non-zero exit or a timeout.
+ */
+function runChild(file: string, args: string[], root = "/"): Promise<void> {
+  const [command, argv] = root === "/" ? [file, args] : ["chroot", [root, file, ...args]];
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: CHILD_TIMEOUT_MS }, (error) => (error ? reject(new Error(`${file} ${args.join(" ")} failed: ${error.message}`, { cause: error })) : resolve()));
+    execFile(command, argv, { timeout: CHILD_TIMEOUT_MS }, (error) => (error ? reject(new Error(`${command} ${argv.join(" ")} failed: ${error.message}`, { cause: error })) : resolve()));
   });
 }
 

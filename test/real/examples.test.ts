@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExamples, type Example, type ExampleTrigger } from "../../src/examples/catalog.js";
-import { describeReal } from "../helpers/real-bpftrace.js";
+import { describeReal, hostPathOf, realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
 import { openTrigger } from "../helpers/triggers.js";
 
@@ -76,7 +76,8 @@ describeReal("every curated example runs through the server against the real bpf
     if (ALWAYS_AVAILABLE.has(type)) return null;
     if (BINARY_PROBES.has(type)) {
       const binary = probe.slice(type.length + 1, probe.lastIndexOf(":"));
-      if (!existsSync(binary)) return `${binary} does not exist (needed by ${probe})`;
+      // The path as bpftrace sees it, which in a chroot is not the host's file.
+      if (!existsSync(hostPathOf(binary))) return `${binary} does not exist for this bpftrace (needed by ${probe})`;
     }
     const listed = await server.call("list_probes", { filter: probe, limit: 1 });
     if (listed.isError) throw new Error(`list_probes ${probe} failed: ${textOf(listed)}`);
@@ -109,16 +110,22 @@ describeReal("every curated example runs through the server against the real bpf
   }
 
   async function runExample(example: Example): Promise<ExampleRun> {
-    const trigger = await openTrigger(example.trigger as ExampleTrigger);
+    const trigger = await openTrigger(example.trigger as ExampleTrigger, { root: realBpftrace().root });
     try {
       const startCalledAt = Date.now();
       const started = await start(example.program);
       if (started.isError) throw new Error(`exec_program refused or failed ${example.name}:\n${textOf(started)}`);
       const executionId = structured(started).execution_id as string;
       const attachedAt = Date.now();
-      while (Date.now() - attachedAt < TRACE_MS) {
-        if (example.trigger !== "none") await trigger.fire();
-        await delay(Math.max(0, Math.min(FIRE_EVERY_MS, TRACE_MS - (Date.now() - attachedAt))));
+      try {
+        while (Date.now() - attachedAt < TRACE_MS) {
+          if (example.trigger !== "none") await trigger.fire();
+          await delay(Math.max(0, Math.min(FIRE_EVERY_MS, TRACE_MS - (Date.now() - attachedAt))));
+        }
+      } catch (error) {
+        // A trigger that failed must not leave its trace holding one of the server's slots.
+        await server.call("stop_execution", { execution_id: executionId });
+        throw error;
       }
       const stopCalledAt = Date.now();
       const stopped = await server.call("stop_execution", { execution_id: executionId });

@@ -3,13 +3,13 @@ import { beforeAll, expect, it } from "vitest";
 import { childEnvironment } from "../../src/bpftrace/command.js";
 import { parseProbeList } from "../../src/bpftrace/parse-probes.js";
 import { listsTracepointsLikeThis, matchAvailableEvents, readAvailableEvents, tracepointSearch } from "../../src/bpftrace/tracefs-events.js";
-import { parseVersion, type BpftraceVersion } from "../../src/bpftrace/version.js";
-import { describeReal } from "../helpers/real-bpftrace.js";
+import type { BpftraceVersion } from "../../src/bpftrace/version.js";
+import { describeReal, realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer } from "../helpers/server-process.js";
 
 /** `bpftrace -l -- FILTER` run as the server runs it (argv, environment, working directory), read back as the server does. */
 function bpftraceList(filter: string): string[] {
-  const run = spawnSync("bpftrace", ["-l", "--", filter], { cwd: "/", env: childEnvironment({ childEnv: {} }), encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+  const run = spawnSync(realBpftrace().path, ["-l", "--", filter], { cwd: "/", env: childEnvironment({ childEnv: {} }), encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
   expect(run.status, `bpftrace -l ${filter}: ${run.stderr}`).toBe(0);
   return parseProbeList(run.stdout);
 }
@@ -46,7 +46,7 @@ describeReal("first probe search from tracefs, against bpftrace -l", () => {
   let events: string | null = null;
 
   beforeAll(async () => {
-    version = parseVersion(spawnSync("bpftrace", ["--version"], { encoding: "utf8" }).stdout);
+    version = realBpftrace().version;
     events = await readAvailableEvents();
   });
 
@@ -61,7 +61,7 @@ describeReal("first probe search from tracefs, against bpftrace -l", () => {
     expect(listed.length).toBeGreaterThan(100);
     expect(matchAvailableEvents(events ?? "", "*:*")).toEqual(listed);
     // And the full `bpftrace -l` holds exactly these tracepoints, in this order.
-    const run = spawnSync("bpftrace", ["-l"], { cwd: "/", env: childEnvironment({ childEnv: {} }), encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+    const run = spawnSync(realBpftrace().path, ["-l"], { cwd: "/", env: childEnvironment({ childEnv: {} }), encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
     expect(parseProbeList(run.stdout).filter((probe) => probe.startsWith("tracepoint:"))).toEqual(listed);
   });
 

@@ -25,7 +25,8 @@ describe("instrumentProgram: what the server adds to a program", () => {
     const { source } = instrument(program);
     const lines = source.split("\n");
     expect(lines[0]).toBe(`tracepoint:syscalls:sys_enter_openat /(${filter}) && ((uint64)(comm == "x"))/ { @[comm] = count(); }`);
-    expect(lines[1]).toBe(`kprobe:vfs_read, kprobe:vfs_write /${filter}/ { @ = count(); }`);
+    expect(lines[1]).toBe(`kprobe:vfs_read, kprobe:vfs_write  /${filter}/ { @ = count(); }`);
+    expect(instrument("kprobe:vfs_read{ @ = count(); }\n").source).toContain(`kprobe:vfs_read /${filter}/ {`);
   });
 
   it("leaves BEGIN, END, self and interval probes unfiltered", () => {

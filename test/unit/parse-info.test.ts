@@ -1,85 +1,59 @@
-import { readFileSync } from "node:fs";
-import { describe, it, expect } from "vitest";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, it, expect } from "vitest";
 import { parseInfo } from "../../src/bpftrace/parse-info.js";
+import { loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { createServer } from "../../src/server.js";
+import { connectInMemory } from "../helpers/in-memory-client.js";
+import { expectationsFor, FIXTURE_VERSIONS, readFixture } from "../fixtures/bpftrace-output/fixtures.js";
 
-function readFixture(version: string, file: string): string {
-  return readFileSync(new URL(`../fixtures/bpftrace-output/${version}/${file}`, import.meta.url), "utf8");
-}
+describe.each(FIXTURE_VERSIONS)("parseInfo on the recorded %s --info", (version) => {
+  const expected = expectationsFor(version).info;
+  const info = parseInfo(readFixture(version, "info.txt"));
 
-describe("parseInfo on recorded output", () => {
-  it("reads every section of the real 0.17 output printed on stderr", () => {
-    const info = parseInfo(readFixture("0.17.0", "info.txt"));
-    expect(info.sections.map((section) => section.name)).toEqual([
-      "System",
-      "Build",
-      "Kernel helpers",
-      "Kernel features",
-      "Map types",
-      "Probe types",
-    ]);
-    expect(info.version).toBe("0.17.0");
-    expect(info.kernel).toBe("Linux 6.18.44-fc-v595 #1 SMP PREEMPT_DYNAMIC @0");
-    expect(info.arch).toBe("x86_64");
-    expect(Object.keys(info.helpers)).toHaveLength(12);
-    expect(info.helpers).toMatchObject({ probe_read: true, override_return: true, dpath: false, skboutput: false });
-    expect(info.features).toEqual({
-      "Instruction limit": "1000000",
-      "Loop support": "yes",
-      btf: "yes",
-      "map batch": "yes",
-      "uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount)": "yes",
-    });
-    expect(Object.keys(info.mapTypes)).toHaveLength(6);
-    expect(info.probeTypes).toEqual({
-      kprobe: true,
-      tracepoint: true,
-      perf_event: true,
-      kfunc: false,
-      "iter:task": false,
-      "iter:task_file": false,
-      kprobe_multi: false,
-      raw_tp_special: true,
-    });
+  it("finds every section in output order", () => {
+    expect(info.sections.map((section) => section.name)).toEqual(expected.sections);
   });
 
-  it("keeps Build keys that hold parentheses in the real 0.17 output", () => {
-    const build = parseInfo(readFixture("0.17.0", "info.txt")).sections[1];
-    expect(build?.entries).toEqual({
-      version: "v0.17.0",
-      LLVM: "14.0.6",
-      "unsafe uprobe": "no",
-      bfd: "no",
-      "libdw (DWARF support)": "yes",
-    });
+  it("reads version, kernel and arch, and every Build entry (keys with parentheses kept)", () => {
+    expect({ version: info.version, kernel: info.kernel, arch: info.arch }).toEqual({ version: expected.version, kernel: expected.kernel, arch: expected.arch });
+    expect(info.sections.find((section) => section.name === "Build")?.entries).toEqual(expected.build);
   });
 
-  it("reads 0.20 output with one pair per line and a kernel version holding a double space", () => {
-    const info = parseInfo(readFixture("0.20.4", "info.txt"));
-    expect(info.version).toBe("0.20.4");
-    expect(info.kernel).toBe("Linux 6.5.0-35-generic #35~22.04.1-Ubuntu SMP PREEMPT_DYNAMIC Tue May  7 09:00:52 UTC 2");
-    expect(Object.keys(info.helpers)).toHaveLength(16);
-    expect(info.helpers.for_each_map_elem).toBe(true);
-    expect(info.features["module btf"]).toBe("yes");
-    expect(info.mapTypes.ringbuf).toBe(true);
-    expect(info.probeTypes).toMatchObject({ kfunc: true, uprobe_multi: false, iter: true });
+  it("reads every helper, feature, map type and probe type, however the pairs are laid out", () => {
+    expect(info.helpers).toEqual(expected.helpers);
+    expect(info.features).toEqual(expected.features);
+    expect(info.mapTypes).toEqual(expected.mapTypes);
+    expect(info.probeTypes).toEqual(expected.probeTypes);
   });
 
-  it("splits 0.24's two pairs per line, padded to columns with trailing spaces", () => {
-    const info = parseInfo(readFixture("0.24.1", "info.txt"));
-    expect(info.sections.map((section) => section.name)).toEqual([
-      "System",
-      "Build",
-      "Kernel helpers",
-      "Kernel features",
-      "Probe types",
-    ]);
-    expect(info.version).toBe("0.24.1");
-    expect(info.arch).toBe("aarch64");
-    expect(info.helpers).toEqual({ dpath: true, get_tai_ns: true, get_func_ip: true, lookup_percpu_elem: true });
-    expect(info.features).toEqual({ "Instruction limit": "1000000", "module btf": "yes", "map batch": "yes" });
-    expect(info.probeTypes).toEqual({ kprobe_multi: true, uprobe_multi: true, kprobe_session: false, iter: true });
+  it("names the capability sections this release does not print instead of reporting them empty", () => {
+    expect(info.notReported).toEqual(expected.notReported);
+  });
+
+  it("agrees with the version.txt of the same folder", () => {
+    expect(info.version).toBe(expectationsFor(version).version.text);
+  });
+});
+
+describe("parseInfo on a release that prints fewer sections", () => {
+  it("reports 0.27's missing Map types as not reported (null), not as an empty set of map types", () => {
+    const info = parseInfo(readFixture("0.27.1", "info.txt"));
+    expect(info.mapTypes).toBeNull();
+    expect(info.notReported).toEqual(["Map types"]);
+    // What it does print is read in full.
+    expect(Object.keys(info.helpers ?? {})).toEqual(["dpath", "get_tai_ns", "get_func_ip", "lookup_percpu_elem", "loop"]);
+    expect(info.probeTypes).toMatchObject({ uprobe_multi: true, kprobe_multi: false });
+  });
+
+  it("reports a section that is printed but empty of yes/no values as present", () => {
+    const info = parseInfo("Build\n  version: v0.27.1\nMap types\n  hash: maybe\n");
     expect(info.mapTypes).toEqual({});
-    expect(info.sections[1]?.entries["blazesym (advanced symbolization)"]).toBe("yes");
+    expect(info.notReported).toEqual(["Kernel helpers", "Kernel features", "Probe types"]);
   });
 });
 
@@ -90,10 +64,11 @@ describe("parseInfo on damaged or unusual input", () => {
       version: null,
       kernel: null,
       arch: null,
-      helpers: {},
-      features: {},
-      mapTypes: {},
-      probeTypes: {},
+      helpers: null,
+      features: null,
+      mapTypes: null,
+      probeTypes: null,
+      notReported: ["Kernel helpers", "Kernel features", "Map types", "Probe types"],
     });
   });
 
@@ -103,8 +78,8 @@ describe("parseInfo on damaged or unusual input", () => {
     expect(info.version).toBeNull();
   });
 
-  it("reads CRLF line endings like LF", () => {
-    const text = readFixture("0.17.0", "info.txt");
+  it.each(FIXTURE_VERSIONS)("reads CRLF line endings like LF in the %s output", (version) => {
+    const text = readFixture(version, "info.txt");
     expect(parseInfo(text.replace(/\n/g, "\r\n"))).toEqual(parseInfo(text));
   });
 
@@ -151,7 +126,7 @@ describe("parseInfo on damaged or unusual input", () => {
       "Probe types\n  iter:task: no      iter:task_file: yes\nKernel features\n  uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount): yes\n",
     );
     expect(info.probeTypes).toEqual({ "iter:task": false, "iter:task_file": true });
-    expect(Object.keys(info.features)).toEqual(["uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount)"]);
+    expect(Object.keys(info.features ?? {})).toEqual(["uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount)"]);
   });
 
   it("records an empty value for a key printed with nothing after its colon", () => {
@@ -168,8 +143,8 @@ describe("parseInfo on damaged or unusual input", () => {
 
   it("keeps the first of duplicate keys and treats __proto__ as data", () => {
     const info = parseInfo("Kernel helpers\n  get_func_ip: yes    get_func_ip: no\n  __proto__: yes\n");
-    expect(info.helpers.get_func_ip).toBe(true);
-    expect(Object.keys(info.helpers)).toEqual(["get_func_ip", "__proto__"]);
+    expect(info.helpers?.get_func_ip).toBe(true);
+    expect(Object.keys(info.helpers ?? {})).toEqual(["get_func_ip", "__proto__"]);
     expect(Object.getPrototypeOf(info.helpers)).toBe(Object.prototype);
   });
 
@@ -181,5 +156,35 @@ describe("parseInfo on damaged or unusual input", () => {
   it("reads a version that has a git suffix and no leading v", () => {
     expect(parseInfo("Build\n  version: v0.24.1-12-gabcdef\n").version).toBe("0.24.1-12-gabcdef");
     expect(parseInfo("Build\n  version: 0.21.2\n").version).toBe("0.21.2");
+  });
+});
+
+describe("bpf_info on 0.27.1's --info, which prints no Map types", () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+
+  it("says the section was not reported instead of answering an empty set of map types", async () => {
+    // A stand-in that prints the recorded 0.27.1 outputs; the host is told it runs as root.
+    const directory = mkdtempSync(join(tmpdir(), "bpftrace-0.27.1-"));
+    const fake = join(directory, "bpftrace");
+    const fixture = (file: string): string => fileURLToPath(new URL(`../fixtures/bpftrace-output/0.27.1/${file}`, import.meta.url));
+    writeFileSync(fake, `#!/bin/sh\ncase "$1" in\n  --version) cat '${fixture("version.txt")}' ;;\n  --info) cat '${fixture("info.txt")}' ;;\n  *) echo 'ERROR: not recorded' >&2; exit 1 ;;\nesac\n`);
+    chmodSync(fake, 0o755);
+    closers.push(async () => rmSync(directory, { recursive: true, force: true }));
+    const config = loadConfig({ BPFTRACE_PATH: fake, BPFTRACE_MCP_AUDIT_LOG: "off" });
+    const { server, cleanup } = createServer({ config, logger: createLogger("silent"), hostOptions: { geteuid: () => 0 } });
+    closers.push(() => cleanup(100));
+    const client = await connectInMemory(server);
+    closers.push(() => client.close());
+
+    const result = (await client.callTool({ name: "bpf_info", arguments: {} })) as CallToolResult;
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    const info = result.structuredContent as Record<string, unknown>;
+    expect(info).toMatchObject({ bpftrace_version: "0.27.1", map_types: null, not_reported: ["Map types"] });
+    expect(info.helpers).toEqual({ dpath: false, get_tai_ns: true, get_func_ip: true, lookup_percpu_elem: true, loop: true });
+    const text = result.content[0]?.type === "text" ? result.content[0].text : "";
+    expect(text).toContain("Not reported by this bpftrace (unknown, not unsupported): Map types.");
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, it, expect } from "vitest";
 import {
   matchProbes,
@@ -8,30 +7,41 @@ import {
   probeGlobToRegExp,
   probeType,
 } from "../../src/bpftrace/parse-probes.js";
+import { expectationsFor, FIXTURE_VERSIONS, readFixture } from "../fixtures/bpftrace-output/fixtures.js";
 
-function readFixture(version: string, file: string): string {
-  return readFileSync(new URL(`../fixtures/bpftrace-output/${version}/${file}`, import.meta.url), "utf8");
-}
+describe.each(FIXTURE_VERSIONS)("the probe parsers on the recorded %s output", (version) => {
+  const expected = expectationsFor(version);
+
+  it("lists every probe of -l, per type, without the WARNING lines mixed into them", () => {
+    const probes = parseProbeList(readFixture(version, "list.txt"));
+    expect(probes).toHaveLength(expected.list.count);
+    const countByType: Record<string, number> = {};
+    for (const probe of probes) countByType[probeType(probe)] = (countByType[probeType(probe)] ?? 0) + 1;
+    expect(countByType).toEqual(expected.list.countByType);
+    for (const probe of expected.list.contains) expect(probes).toContain(probe);
+    expect(probes.filter((probe) => /WARNING|ERROR/.test(probe))).toEqual([]);
+  });
+
+  it("reads every probe of -lv with its arguments", () => {
+    const details = parseProbeDetails(readFixture(version, "list-verbose.txt"));
+    expect(details.map((detail) => detail.probe)).toEqual(expected.listVerbose.probes);
+    const byProbe = new Map(details.map((detail) => [detail.probe, detail.args]));
+    for (const [probe, args] of Object.entries(expected.listVerbose.args)) expect(byProbe.get(probe), probe).toEqual(args);
+  });
+
+  it.each(Object.keys(expected.structs))("reads the struct layout in %s", (file) => {
+    const want = expected.structs[file];
+    const layout = parseStructLayout(readFixture(version, file));
+    expect(layout?.name).toBe(want?.name);
+    expect(layout?.fields).toHaveLength(want?.fieldCount ?? -1);
+    const byName = new Map(layout?.fields.map((field) => [field.name, field.type]));
+    for (const [name, type] of Object.entries(want?.fields ?? {})) expect(byName.get(name), name).toBe(type);
+    // Padding such as "long: 64;" is not a field.
+    expect(byName.has("long")).toBe(false);
+  });
+});
 
 describe("parseProbeList", () => {
-  it("lists the real 0.17 probes without the WARNING line mixed into them", () => {
-    const probes = parseProbeList(readFixture("0.17.0", "list.txt"));
-    expect(probes).toHaveLength(2309);
-    expect(probes.slice(0, 4)).toEqual(["hardware:*:", "iter:task", "iter:task_file", "software:*:"]);
-    expect(probes.filter((probe) => probe.startsWith("tracepoint:"))).toHaveLength(2305);
-    expect(probes).toContain("tracepoint:syscalls:sys_enter_openat");
-    expect(probes.some((probe) => probe.includes("WARNING"))).toBe(false);
-  });
-
-  it.each([
-    ["0.20.4", 43, ["kfunc:xfs:xfs_file_read_iter", "rawtracepoint:sched_switch", "software:cpu-clock:"]],
-    ["0.24.1", 44, ["fentry:vmlinux:vfs_read", "rawtracepoint:vmlinux:sched_switch", "hardware:cpu-cycles:"]],
-  ])("lists every probe of the %s fixture", (version, count, expected) => {
-    const probes = parseProbeList(readFixture(version, "list.txt"));
-    expect(probes).toHaveLength(count);
-    for (const probe of expected) expect(probes).toContain(probe);
-  });
-
   it("returns nothing for empty input", () => {
     expect(parseProbeList("")).toEqual([]);
     expect(parseProbeList("\n\n  \n")).toEqual([]);
@@ -205,6 +215,11 @@ describe("parseStructLayout", () => {
       { type: "u64", name: "hash_len" },
       { type: "const unsigned char *", name: "name" },
     ]);
+  });
+
+  it("reads 0.27's header that names the BTF the type comes from", () => {
+    expect(parseStructLayout("vmlinux: struct path {\n\tstruct vfsmount *mnt;\n};\n")?.name).toBe("struct path");
+    expect(parseStructLayout("nf_conntrack: struct nf_conn {\n\tu32 mark;\n};\n")?.fields).toEqual([{ type: "u32", name: "mark" }]);
   });
 
   it("keeps a named nested union as one field", () => {

@@ -1,19 +1,15 @@
-import { readFileSync } from "node:fs";
 import { describe, it, expect } from "vitest";
 import { parseAttachLine, parseVersion, versionTraits, type BpftraceVersion } from "../../src/bpftrace/version.js";
-
-function readFixture(version: string, file: string): string {
-  return readFileSync(new URL(`../fixtures/bpftrace-output/${version}/${file}`, import.meta.url), "utf8");
-}
+import { CAPTURED_VERSIONS, expectationsFor, FIXTURE_VERSIONS, fixtureExists, readFixture } from "../fixtures/bpftrace-output/fixtures.js";
 
 function version(major: number, minor: number, patch = 0): BpftraceVersion {
   return { major, minor, patch, text: `${major}.${minor}.${patch}` };
 }
 
 describe("parseVersion", () => {
-  it.each(["0.17.0", "0.20.4", "0.24.1"])("reads the %s fixture", (fixture) => {
-    const [major, minor, patch] = fixture.split(".").map(Number);
-    expect(parseVersion(readFixture(fixture, "version.txt"))).toEqual({ major, minor, patch, text: fixture });
+  it.each(FIXTURE_VERSIONS)("reads the %s fixture", (fixture) => {
+    expect(parseVersion(readFixture(fixture, "version.txt"))).toEqual(expectationsFor(fixture).version);
+    expect(expectationsFor(fixture).version.text).toBe(fixture);
   });
 
   it.each([
@@ -44,6 +40,7 @@ describe("versionTraits", () => {
       attachSignal: "stdout-attaching",
       dryRun: "debug-flag",
       mapSnapshotSignal: "SIGUSR1",
+      snapshotProbe: false,
       listStructs: true,
       knownGood: true,
     });
@@ -68,6 +65,7 @@ describe("versionTraits", () => {
       attachSignal: "stdout-attaching",
       dryRun: "debug-flag",
       mapSnapshotSignal: null,
+      snapshotProbe: false,
       listStructs: true,
       knownGood: false,
     });
@@ -98,4 +96,44 @@ describe("parseAttachLine", () => {
       expect(parseAttachLine(line)).toBeNull();
     },
   );
+});
+
+describe.each(CAPTURED_VERSIONS)("the map output recorded from %s", (version) => {
+  const expected = expectationsFor(version);
+
+  it("holds every sample: maps as text and as JSON, and a compile error", () => {
+    for (const file of ["maps.txt", "maps.json", "error.txt", "list-verbose.txt", "struct.txt"]) expect(fixtureExists(version, file), file).toBe(true);
+  });
+
+  it("announces its probes with the attach line this release's traits name", () => {
+    const attachLines = readFixture(version, "maps.txt").split("\n").filter((line) => parseAttachLine(line) !== null);
+    expect(attachLines.map(parseAttachLine)).toEqual([expected.attachedProbes]);
+    const traits = versionTraits(expected.version);
+    expect(attachLines[0]).toMatch(traits.attachSignal === "stderr-attached" ? /^Attached / : /^Attaching /);
+  });
+
+  it("prints every -f json record as one JSON object per line, maps and histograms by name", () => {
+    const records = readFixture(version, "maps.json")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { type: string; data: Record<string, unknown> });
+    expect(records[0]).toMatchObject({ type: "attached_probes", data: { probes: expected.attachedProbes } });
+    const byMap = new Map(records.slice(1).map((record) => [Object.keys(record.data)[0], record]));
+    expect([...byMap.keys()].sort()).toEqual(["@count", "@hist", "@keyed", "@lhist", "@stack", "@stats"]);
+    expect(byMap.get("@count")).toEqual({ type: "map", data: { "@count": 3 } });
+    expect(byMap.get("@keyed")?.data["@keyed"]).toEqual({ "open,1": 3, "read,22": 5, "write,333": 7 });
+    expect(byMap.get("@hist")?.type).toBe("hist");
+    expect(byMap.get("@lhist")?.data["@lhist"]).toEqual([
+      { min: 0, max: 9, count: 1 },
+      { min: 10, max: 19, count: 1 },
+      { min: 20, max: 29, count: 0 },
+      { min: 30, max: 39, count: 0 },
+      { min: 40, max: 49, count: 1 },
+    ]);
+    expect(byMap.get("@stats")).toEqual({ type: "stats", data: { "@stats": { count: 3, average: 30, total: 90 } } });
+  });
+
+  it("reports the unknown function of the error sample with bpftrace's ERROR prefix", () => {
+    expect(readFixture(version, "error.txt")).toMatch(/^\S+:1:14-\d+: ERROR: Unknown function: '?nosuchfunction'?$/m);
+  });
 });
