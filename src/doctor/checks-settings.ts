@@ -65,3 +65,15 @@ export function checkEnvFile(options: EnvFileCheckOptions): DoctorCheck {
   }
   return check("env-file", ".env file", "info", `${used}${holdsPassword ? " (holds BPFTRACE_PASSWD; readable by its owner only)" : ""}`);
 }
+
+/** The watchdog (coreutils timeout) that ends a trace at its deadline even when the server is killed. */
+export function checkWatchdog(timeoutFile: string | null): DoctorCheck {
+  if (timeoutFile !== null) return check("watchdog", "trace watchdog", "ok", `${timeoutFile}: every trace ends at its deadline, even if the server is killed`);
+  return check(
+    "watchdog",
+    "trace watchdog",
+    "warn",
+    "timeout(1) not found: a trace whose server is killed then ends only by the deadline guard inside its program",
+    "Install coreutils (it provides timeout).",
+  );
+}

@@ -1,5 +1,6 @@
 import { homedir, userInfo } from "node:os";
 import { fileURLToPath } from "node:url";
+import { SAFE_PATH } from "../bpftrace/command.js";
 import { BpftraceHost, resolveExecutable } from "../bpftrace/host.js";
 import { parseArgs } from "../cli.js";
 import type { Config } from "../config.js";
@@ -8,7 +9,7 @@ import { PACKAGE } from "../version.js";
 import { checkBpftrace, type DoctorHost } from "./checks-bpftrace.js";
 import { checkClients, findClientEntries } from "./checks-clients.js";
 import { checkKernel, KernelFiles } from "./checks-kernel.js";
-import { checkAuditLog, checkEnvFile } from "./checks-settings.js";
+import { checkAuditLog, checkEnvFile, checkWatchdog } from "./checks-settings.js";
 import { canTraceFrom, renderReport, type DoctorReport } from "./report.js";
 
 export type { DoctorCheck, DoctorReport } from "./report.js";
@@ -51,6 +52,7 @@ export async function collectDoctorReport(config: Config, options: DoctorOptions
     ...checkKernel(new KernelFiles(options.rootDir ?? "/")),
     checkClients(findClientEntries({ home, cwd, xdgConfigHome: env.XDG_CONFIG_HOME }), SETUP_DIR),
     checkAuditLog(config.auditLogPath),
+    checkWatchdog(resolveExecutable("timeout", SAFE_PATH)),
     checkEnvFile({ explicit: options.envFile, env: { ...env, HOME: home }, cwd }),
   ];
   return { canTrace: canTraceFrom(checks), checks };

@@ -333,3 +333,11 @@ describe("report rendering", () => {
     expect(verdict({ canTrace: true, checks: [] })).toBe("Verdict: ready to trace.");
   });
 });
+
+describe("checkWatchdog", () => {
+  it("is ok with timeout(1), and warns without it that only the in-program guard is left", async () => {
+    const { checkWatchdog } = await import("../../src/doctor/checks-settings.js");
+    expect(checkWatchdog("/usr/bin/timeout")).toMatchObject({ status: "ok", detail: expect.stringContaining("/usr/bin/timeout") });
+    expect(checkWatchdog(null)).toMatchObject({ status: "warn", detail: expect.stringContaining("deadline guard"), fix: expect.stringContaining("coreutils") });
+  });
+});
