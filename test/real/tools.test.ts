@@ -130,13 +130,19 @@ describeReal("the server against the real bpftrace", () => {
   });
 
   it("stops a trace early, keeping END's output", async () => {
-    const started = await server.call("exec_program", { program: 'interval:ms:50 { @ticks = count(); } END { printf("END-RAN\\n"); }', timeout: 60 });
+    const started = await server.call("exec_program", { program: 'interval:ms:50 { @ticks = count(); printf("tick\\n"); } END { printf("END-RAN\\n"); }', timeout: 60 });
     const executionId = structured(started).execution_id as string;
-    // A few ticks first: a stop within 50 ms of attaching would leave the map empty (not printed).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A tick first: a stop before the first one would leave the map empty (not printed). Waited for,
+    // not slept for: on a loaded machine 0.27 can take longer than a fixed pause to fire it.
+    let offset = structured(started).lines_total as number;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      const page = structured(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 2 }));
+      if ((page.lines ?? []).some((line) => line.text === "tick")) break;
+      offset = page.next_offset as number;
+    }
     const stopped = await server.call("stop_execution", { execution_id: executionId });
     expect(structured(stopped).status).toBe("stopped");
-    const result = await server.call("get_result", { execution_id: executionId });
+    const result = await server.call("get_result", { execution_id: executionId, limit: 10_000 });
     const texts = (structured(result).lines ?? []).map((line) => line.text);
     expect(texts).toContain("END-RAN");
     expect(texts.some((text) => /^@ticks: \d+$/.test(text))).toBe(true);

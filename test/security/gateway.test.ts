@@ -130,8 +130,13 @@ describeReal("security gateway: a prompt-injected assistant cannot read a root-o
 
     it("list_probes on the secret file as a uprobe target lists nothing from it", async () => {
       const result = record(await callAnyway(server, "list_probes", { filter: `uprobe:${secret.file}:*`, verbose: true }), "uprobe listing");
-      expect(result.isError, textOf(result)).toBe(true);
-      expect(textOf(result)).toMatch(/^BPFTRACE_FAILED: /);
+      // record() has checked the secret is nowhere in it. Whether that is an error differs: 0.17 and
+      // 0.23 fail on a file they cannot use; 0.27 lists no probes and exits 0.
+      if (result.isError) {
+        expect(textOf(result)).toMatch(/^BPFTRACE_FAILED: /);
+      } else {
+        expect(structuredOf(result), textOf(result)).toMatchObject({ probes: [], count: 0 });
+      }
     });
   });
 

@@ -2,8 +2,8 @@
 // password (sudo -S, BPFTRACE_PASSWD), through the MCP SDK client and the real bpftrace.
 // Which attack (red-team number) each test covers:
 //   3  "the sudo password in a tool result" — spies on write(2) by the server's uid, on sudo's
-//      read(2) of its stdin, and uprobes on libc's write/read and node's own uv_try_write/uv_write:
-//      the password must never appear in their output
+//      read(2) of its stdin, and uprobes on libc's write/read and node's own uv_try_write/uv_write
+//      (those only where bpftrace's root is the host's): the password must never appear in their output
 //   4  "… after SIGKILL of the server …" (under sudo) — no bpftrace of ours alive after timeout +
 //      attach wait + grace
 //   8  "root reads any file the assistant names as a uprobe target" — a uprobe/usdt on a 0700
@@ -12,6 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
 import { createSudoUser, describeWithSudoUser, type SudoUser } from "../helpers/sudo-user.js";
 import {
@@ -32,6 +33,12 @@ import {
   type ControlProcess,
   type SpyReport,
 } from "./support.js";
+
+// The server, its node, libc and sudo are host files: a bpftrace in a chroot (CI's other releases)
+// resolves uprobe paths inside it, where they are missing or other files, so such a spy sees nothing.
+const bpftraceRoot = realBpftrace().root;
+const hostFilesOutsideRoot = bpftraceRoot !== "/";
+const skippedInChroot = hostFilesOutsideRoot ? ` (skipped: bpftrace's root is ${bpftraceRoot}, which holds neither the server's node nor its libc)` : "";
 
 /** The libc the server's node loads (its read and write are what libuv calls). */
 function libcPath(): string {
@@ -108,23 +115,32 @@ describeWithSudoUser("sudo attacks: a server run as a sudo user leaks neither it
     });
 
     it("sudo's read(2) of its stdin (sys_enter_read / sys_exit_read)", async () => {
+      // buf() and %r, not str(p, n): from 0.23 that n counts the NUL, so it drops a read's last
+      // byte (cutting the control string) and prints nothing of sudo's one-byte reads.
       await expectNoPassword(
         [
           `tracepoint:syscalls:sys_enter_read /comm == "sudo" || pid == ${controlProcess.pid}/ { @buf[tid] = (uint64)args->buf; }`,
-          `tracepoint:syscalls:sys_exit_read /@buf[tid] != 0/ { if (args->ret > 0) { printf("R %llu %d %s\\n", nsecs, args->ret, str(@buf[tid], args->ret)); } delete(@buf[tid]); }`,
+          `tracepoint:syscalls:sys_exit_read /@buf[tid] != 0/ { if (args->ret > 0) { printf("R %llu %d %r\\n", nsecs, args->ret, buf(uptr(@buf[tid]), args->ret)); } delete(@buf[tid]); }`,
         ].join("\n"),
       );
     });
 
-    it("uprobes on libc's write and read and on node's own uv_try_write and uv_write", async () => {
+    it.skipIf(hostFilesOutsideRoot)(`uprobes on libc's write and read${skippedInChroot}`, async () => {
       const libc = libcPath();
       await expectNoPassword(
         [
-          `uprobe:${libc}:write /uid == ${user.uid}/ { printf("UW %s\\n", str(arg1, arg2)); }`,
-          `uprobe:${process.execPath}:uv_try_write /uid == ${user.uid}/ { printf("UT %s\\n", str(*(uint64 *)arg1)); }`,
-          `uprobe:${process.execPath}:uv_write /uid == ${user.uid}/ { printf("UV %s\\n", str(*(uint64 *)arg2)); }`,
+          `uprobe:${libc}:write /uid == ${user.uid}/ { printf("UW %r\\n", buf(uptr(arg1), arg2)); }`,
           `uprobe:${libc}:read /comm == "sudo" || pid == ${controlProcess.pid}/ { @buf[tid] = arg1; }`,
-          `uretprobe:${libc}:read /@buf[tid] != 0/ { if ((int64)retval > 0) { printf("RU %llu %d %s\\n", nsecs, (int64)retval, str(@buf[tid], retval)); } delete(@buf[tid]); }`,
+          `uretprobe:${libc}:read /@buf[tid] != 0/ { if ((int64)retval > 0) { printf("RU %llu %d %r\\n", nsecs, (int64)retval, buf(uptr(@buf[tid]), retval)); } delete(@buf[tid]); }`,
+        ].join("\n"),
+      );
+    });
+
+    it.skipIf(hostFilesOutsideRoot)(`uprobes on node's own uv_try_write and uv_write${skippedInChroot}`, async () => {
+      await expectNoPassword(
+        [
+          `uprobe:${process.execPath}:uv_try_write /uid == ${user.uid}/ { printf("UT %s\\n", str(uptr(*(uint64 *)arg1))); }`,
+          `uprobe:${process.execPath}:uv_write /uid == ${user.uid}/ { printf("UV %s\\n", str(uptr(*(uint64 *)arg2))); }`,
         ].join("\n"),
       );
     });
@@ -146,7 +162,7 @@ describeWithSudoUser("sudo attacks: a server run as a sudo user leaks neither it
           // bpftrace 0.17 checks a uprobe target's ELF header with pread64(2); others with read(2).
           `tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_pread64 /comm == "bpftrace" || pid == ${controlProcess.pid}/ { @buf[tid] = (uint64)args->buf; }`,
           // Only reads that start like the canary (tok…) or come from the control: bpftrace reads far too much else for the ring.
-          `tracepoint:syscalls:sys_exit_read, tracepoint:syscalls:sys_exit_pread64 /@buf[tid] != 0/ { if (args->ret > 0) { $s = str(@buf[tid]); if (pid == ${controlProcess.pid} || strncmp($s, "tok", 3) == 0) { printf("R %s\\n", $s); } } delete(@buf[tid]); }`,
+          `tracepoint:syscalls:sys_exit_read, tracepoint:syscalls:sys_exit_pread64 /@buf[tid] != 0/ { if (args->ret > 0) { $s = str(uptr(@buf[tid])); if (pid == ${controlProcess.pid} || strncmp($s, "tok", 3) == 0) { printf("R %s\\n", $s); } } delete(@buf[tid]); }`,
         ].join("\n"),
         controlProcess.control,
         async () => {

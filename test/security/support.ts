@@ -154,16 +154,17 @@ export function plantSecretScript(secret: PlantedSecret): string {
 }
 
 /**
- * bpftrace statements printing the bytes at `address` (an integer expression) as `windows`
- * overlapping str() windows 32 bytes apart, each only while `length` reaches it: a marker up to
- * 31 bytes long, anywhere in the first 32 * windows bytes, appears whole in one line. Needed
- * because str() stops at 63 bytes on older bpftrace.
+ * bpftrace statements printing the bytes at `address` (an integer expression: a user-space
+ * address) as `windows` overlapping str() windows 32 bytes apart, each only while `length` reaches
+ * it: a marker up to 31 bytes long, anywhere in the first 32 * windows bytes, appears whole in one
+ * line. Needed because str() stops at 63 bytes on older bpftrace. uptr() because bpftrace 0.23+
+ * reads an integer as a kernel address ("Addrspace mismatch"; 0.27 then prints nothing).
  */
 export function strWindows(label: string, address: string, length: string, windows = 14): string {
   const statements: string[] = [];
   for (let index = 0; index < windows; index += 1) {
     const offset = index * 32;
-    statements.push(`if (${length} > ${offset}) { printf("${label}${index} %s\\n", str(${address} + ${offset})); }`);
+    statements.push(`if (${length} > ${offset}) { printf("${label}${index} %s\\n", str(uptr(${address} + ${offset}))); }`);
   }
   return statements.join(" ");
 }
