@@ -30,10 +30,13 @@ need_debootstrap() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap </dev/null
 }
 
-# Builds $CACHE/<suite> unless its stamp says a previous debootstrap finished there.
+# What each chroot holds: bpftrace, and the UAPI headers programs #include (linux/sched.h, …).
+readonly PACKAGES=bpftrace,linux-libc-dev
+
+# Builds $CACHE/<suite> unless its stamp says a previous debootstrap of these packages finished there.
 build() {
   local suite=$1 root="$CACHE/$1" stamp="$CACHE/$1.stamp" log="$CACHE/$1.debootstrap.log"
-  [ -f "$stamp" ] && [ -x "$root/usr/bin/bpftrace" ] && return 0
+  [ -f "$stamp" ] && grep -qx "packages=$PACKAGES" "$stamp" && [ -x "$root/usr/bin/bpftrace" ] && return 0
   need_debootstrap
   if [ -e "$root" ]; then
     # Half built (interrupted or failed): start over, but never delete through a mount.
@@ -45,12 +48,12 @@ build() {
   rm -f "$stamp"
   printf 'building the %s chroot in %s (log: %s)\n' "$suite" "$root" "$log"
   local started=$SECONDS
-  if ! debootstrap --variant=minbase --include=bpftrace "$suite" "$root" "$MIRROR" >"$log" 2>&1 </dev/null; then
+  if ! debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$root" "$MIRROR" >"$log" 2>&1 </dev/null; then
     tail -n 20 "$log" >&2
     die "debootstrap $suite failed"
   fi
   printf '%s built in %ss\n' "$suite" "$((SECONDS - started))"
-  date -u +%FT%TZ >"$stamp"
+  printf 'built=%s\npackages=%s\n' "$(date -u +%FT%TZ)" "$PACKAGES" >"$stamp"
 }
 
 # mount_once POINT MOUNT-ARGS...: mounts unless something is mounted there already; records it.

@@ -1,5 +1,6 @@
-// bpftrace's words for "compiled, but a probe would not attach", per version (0.17: "Error attaching
-// probe: 'kprobe:x'"; 0.23: "Could not resolve symbol: /bin/bash:x, cannot attach probe."; 0.27: see fixtures).
+// bpftrace's words for "a probe named in the program cannot be attached here", per version (0.17:
+// "Error attaching probe: 'kprobe:x'"; 0.23: "Could not resolve symbol: /bin/bash:x, cannot attach
+// probe."; 0.27 finds it while expanding probes: "No matches for kprobe x."). One code for all.
 
 export interface AttachFailure {
   /** bpftrace's own line. */
@@ -14,6 +15,7 @@ const ATTACH_LINES: readonly RegExp[] = [
   /[Uu]nable to attach (?:probe:?\s*)?'?([^'\s]*)'?/,
   /[Ff]ailed to attach (?:probe:?\s*)?'?([^'\s]*)'?/,
   /cannot attach probe/i,
+  /No matches for (?:kprobe|kretprobe|uprobe|uretprobe|usdt|kfunc|kretfunc|fentry|fexit|rawtracepoint)\s+([^\s]+?)\.?$/,
 ];
 
 /** The attach failure in bpftrace's stderr, or null when the failure was something else (a compile error). */

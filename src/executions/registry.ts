@@ -95,7 +95,8 @@ export class ExecutionRegistry {
       instrumented = instrumentProgram(source, decision, {
         serverPid: this.deps.serverPid ?? process.pid,
         deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
-        snapshotProbe: ready.traits.snapshotProbe,
+        // With missing probes tolerated, a map may exist only in a probe bpftrace drops: print(@it) would not compile.
+        snapshotProbe: ready.traits.snapshotProbe && !decision.configKeys.some((key) => key.toLowerCase().includes("missing_probes")),
       });
       // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
       requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));

@@ -49,8 +49,9 @@ async function runToEnd(server: RunningServer): Promise<{ status: string; lines:
     const result = await server.call("get_result", { execution_id: executionId, offset: Number.MAX_SAFE_INTEGER, wait_seconds: 10 });
     const summary = result.structuredContent as unknown as Summary;
     if (summary.status === "running") continue;
-    const page = (await server.call("get_result", { execution_id: executionId })).structuredContent as { lines: { text: string }[] };
-    return { status: summary.status, lines: page.lines.map((line) => line.text) };
+    const page = (await server.call("get_result", { execution_id: executionId })).structuredContent as { lines: { stream: string; text: string }[] };
+    // The program's own output: bpftrace 0.27 prints a warning on stderr while compiling.
+    return { status: summary.status, lines: page.lines.filter((line) => line.stream === "stdout").map((line) => line.text) };
   }
 }
 

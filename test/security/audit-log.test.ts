@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeReal } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
-import { followToEnd, linesOf, newMarker, structuredOf } from "./support.js";
+import { followToEnd, newMarker, stdoutOf, structuredOf } from "./support.js";
 
 interface AuditLine {
   time: string;
@@ -105,7 +105,7 @@ describeReal("the audit log records every decision and run", () => {
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = structuredOf(started).execution_id as string;
     // Stop only once output flows: bpftrace 0.17 can miss a SIGINT that lands just before its poll loop (see the report).
-    expect(await linesOf(server, executionId, 5)).toContain("tick");
+    expect(await stdoutOf(server, executionId, 5)).toContain("tick");
     await new Promise((resolve) => setTimeout(resolve, 200));
     await server.call("stop_execution", { execution_id: executionId });
     expect(await waitFor(() => readAudit(auditPath).some((line) => line.event === "end" && line.execution_id === executionId), 5_000)).toBe(true);

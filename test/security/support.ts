@@ -99,6 +99,20 @@ export async function linesOf(server: RunningServer, executionId: string, waitSe
   return ((structuredOf(result).lines as OutputLine[] | undefined) ?? []).map((line) => line.text);
 }
 
+/** The program's stdout lines, waiting (up to `waitSeconds`) past bpftrace's own stderr warnings for the first. */
+export async function stdoutOf(server: RunningServer, executionId: string, waitSeconds: number): Promise<string[]> {
+  const deadline = Date.now() + waitSeconds * 1000;
+  let offset = 0;
+  const lines: string[] = [];
+  while (lines.length === 0 && Date.now() < deadline) {
+    const page = structuredOf(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)), limit: 10_000 }));
+    lines.push(...((page.lines as OutputLine[] | undefined) ?? []).filter((line) => line.stream === "stdout").map((line) => line.text));
+    offset = page.next_offset as number;
+    if (page.status !== "running") break;
+  }
+  return lines;
+}
+
 // ---- Added for gateway-attacks.test.ts and sudo-attacks.test.ts ----
 
 /** The error code of an `isError` result: `structuredContent.code` when the server gives one, else the `CODE: ` text prefix. */
