@@ -17,6 +17,10 @@ const SOAK_CHECKPOINT = 50;
 // live-heap bound below, which counts from run 50 and is far more sensitive.
 const SOAK_RSS_CHECKPOINT = 300;
 const RSS_TOLERANCE_KB = 16 * 1024;
+// V8 grows its young generation when it likes: a slower bpftrace (0.27, ~110 ms a trace) reached the
+// 300-run reading before it had, and RSS rose 25 MB afterwards with the live heap as flat as elsewhere.
+// Below this ceiling RSS growth is V8's, not ours; the live-heap check below is what catches a leak.
+const RSS_CEILING_KB = 150 * 1024;
 // A finished run is kept (for get_result) until the retention period ends: about 2 KB of live heap each.
 const RETAINED_BYTES_PER_RUN = 4 * 1024;
 const SHORT_PROGRAM = 'BEGIN { printf("x\\n"); exit(); }';
@@ -124,7 +128,7 @@ describeReal("the server under load (real bpftrace)", () => {
       expect(atEnd.children).toBe(0);
       expect(atCheckpoint.children).toBe(0);
       expect(atEnd.fds, openFds(server.pid).join("\n")).toBe(atCheckpoint.fds);
-      expect(atEnd.rssKb).toBeLessThanOrEqual(warm.rssKb + RSS_TOLERANCE_KB);
+      expect(atEnd.rssKb <= warm.rssKb + RSS_TOLERANCE_KB || atEnd.rssKb <= RSS_CEILING_KB, `RSS ${atEnd.rssKb} KB after ${warm.rssKb} KB warm`).toBe(true);
       expect(atEnd.activeHandles).toBe(atCheckpoint.activeHandles);
       expect(atEnd.liveHeapKb).toBeLessThanOrEqual(atCheckpoint.liveHeapKb + ((SOAK_RUNS - SOAK_CHECKPOINT) * RETAINED_BYTES_PER_RUN) / 1024);
       const records = readFileSync(auditPath, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { event: string; status?: string });
