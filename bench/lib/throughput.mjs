@@ -39,7 +39,9 @@ function account({ fires, perFire, printfLines, lostEvents, lines }) {
 }
 
 async function serverRun(perFire, seconds) {
-  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000" } });
+  // Rings (and the server-wide output budget) large enough to keep every line of every round: a line
+  // the server drops is then a line it failed to read, not one a limit evicted.
+  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000", BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "8000000000" } });
   try {
     const cpuBefore = cpuTimeMs(server.pid);
     const started = structured(await server.call("exec_program", { program: floodProgram(perFire), timeout: seconds }));
