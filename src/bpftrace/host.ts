@@ -59,16 +59,19 @@ const EXECA_PRELOAD_DELAY_MS = 1_000;
 let execaModule: Promise<typeof import("execa")> | undefined;
 const loadExeca = (): Promise<typeof import("execa")> => (execaModule ??= import("execa"));
 
+/** True when `file` is a regular file this process's real user may access with `mode` (constants.R_OK, X_OK). */
+export function isAccessibleFile(file: string, mode: number): boolean {
+  try {
+    accessSync(file, mode);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Finds an executable by name on PATH (plus the standard system directories), or checks an explicit path. */
 export function resolveExecutable(nameOrPath: string, searchPath: string | undefined): string | null {
-  const isRunnable = (file: string): boolean => {
-    try {
-      accessSync(file, constants.X_OK);
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  };
+  const isRunnable = (file: string): boolean => isAccessibleFile(file, constants.X_OK);
   if (nameOrPath.includes("/")) return isAbsolute(nameOrPath) && isRunnable(nameOrPath) ? nameOrPath : null;
   const directories = [...(searchPath ?? "").split(delimiter), ...SAFE_PATH.split(delimiter)];
   for (const directory of directories) {

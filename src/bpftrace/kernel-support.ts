@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-// The places bpftrace looks for tracefs, newest first.
-const TRACEFS_DIRS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+/** The places bpftrace looks for tracefs, newest first. */
+export const TRACEFS_DIRS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] as const;
 
 // Probe types that need a tracefs control file this kernel may have been built without.
 const CONTROL_FILES: Readonly<Record<string, { file: string; option: string }>> = {

@@ -1,9 +1,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { TRACEFS_DIRS } from "../bpftrace/kernel-support.js";
 import { check, type DoctorCheck } from "./report.js";
 
-// The places bpftrace looks for tracefs, newest first.
-const TRACEFS_PATHS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] as const;
 const BTF_PATH = "/sys/kernel/btf/vmlinux";
 const LOCKDOWN_PATH = "/sys/kernel/security/lockdown";
 const UNPRIVILEGED_BPF_PATH = "/proc/sys/kernel/unprivileged_bpf_disabled";
@@ -52,16 +51,16 @@ const MOUNT_TRACEFS_FIX =
 /** tracefs: where tracepoints and kprobes are attached; without it only BEGIN/END and a few probe types work. */
 export function checkTracefs(files: KernelFiles): DoctorCheck {
   const mounted = mountPoints(files.read("/proc/mounts"), "tracefs");
-  const standard = mounted?.filter((point) => (TRACEFS_PATHS as readonly string[]).includes(point)) ?? [];
+  const standard = mounted?.filter((point) => (TRACEFS_DIRS as readonly string[]).includes(point)) ?? [];
   if (standard.length > 0) return check("tracefs", "tracefs", "ok", `mounted at ${standard.join(" and ")}`);
   // /proc/mounts may not list it yet when debugfs automounts tracing/ on first access.
-  const reachable = TRACEFS_PATHS.find((path) => files.exists(`${path}/events`));
+  const reachable = TRACEFS_DIRS.find((path) => files.exists(`${path}/events`));
   if (reachable) return check("tracefs", "tracefs", "ok", `available at ${reachable}`);
   if (mounted && mounted.length > 0) {
     return check("tracefs", "tracefs", "warn", `mounted only at ${mounted.join(", ")}, where bpftrace does not look`, MOUNT_TRACEFS_FIX);
   }
   const unknown = mounted === null ? " (/proc/mounts unreadable)" : "";
-  return check("tracefs", "tracefs", "fail", `not mounted at ${TRACEFS_PATHS.join(" or ")}${unknown}: tracepoints and kprobes cannot attach`, MOUNT_TRACEFS_FIX);
+  return check("tracefs", "tracefs", "fail", `not mounted at ${TRACEFS_DIRS.join(" or ")}${unknown}: tracepoints and kprobes cannot attach`, MOUNT_TRACEFS_FIX);
 }
 
 /** debugfs: only older kernels and tools need it, so a missing one is a warning. */

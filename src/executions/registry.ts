@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { accessSync, constants, statSync } from "node:fs";
+import { constants } from "node:fs";
 import { requireAudited, type AuditSink } from "../audit/audit-log.js";
 import { attachFailure } from "../bpftrace/attach-errors.js";
-import type { BpftraceHost } from "../bpftrace/host.js";
+import { isAccessibleFile, type BpftraceHost } from "../bpftrace/host.js";
 import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
@@ -96,7 +96,7 @@ export class ExecutionRegistry {
         serverPid: this.deps.serverPid ?? process.pid,
         deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
         // With missing probes tolerated, a map may exist only in a probe bpftrace drops: print(@it) would not compile.
-        snapshotProbe: ready.traits.snapshotProbe && !decision.configKeys.some((key) => key.toLowerCase().includes("missing_probes")),
+        snapshotProbe: ready.traits.snapshotProbe && !toleratesMissingProbes(decision),
       });
       // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
       requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
@@ -271,25 +271,21 @@ export function policyOptions(config: Config): PolicyOptions {
     allow: new Set(config.allow),
     maxBytes: config.maxProgramBytes,
     maxLines: config.maxProgramLines,
-    canRead: readableByServer,
+    // A uprobe/usdt target must be a regular file the server's own (real) user could read.
+    canRead: (path) => isAccessibleFile(path, constants.R_OK),
   };
 }
 
-/** A uprobe/usdt target must be a regular file the server's own (real) user could read. */
-function readableByServer(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
+/** A config block that tolerates missing probes: the attach count is open, and a map may sit in a dropped probe. */
+function toleratesMissingProbes(decision: PolicyDecision): boolean {
+  return decision.configKeys.some((key) => key.toLowerCase().includes("missing_probes"));
 }
 
 const WILDCARD = /[*?[\]{]/;
 
 /** Probes bpftrace must report attached; null when a wildcard (or missing_probes) makes the count open. */
 function expectedProbeCount(decision: PolicyDecision, added: number): number | null {
-  if (decision.configKeys.some((key) => key.toLowerCase().includes("missing_probes"))) return null;
+  if (toleratesMissingProbes(decision)) return null;
   if (decision.specifiers.some((specifier) => WILDCARD.test(specifier.normalized))) return null;
   return decision.specifiers.length + added;
 }
