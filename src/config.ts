@@ -11,6 +11,7 @@ export const SETTINGS = {
   BPFTRACE_PASSWD: { default: "", help: "sudo password used when the server is not root (fed to sudo on stdin, never logged)" },
   LOG_LEVEL: { default: "info", help: "pino log level on stderr: fatal, error, warn, info, debug, trace, silent" },
   BPFTRACE_MCP_MAX_CONCURRENT: { default: "4", help: "executions that may run at once" },
+  BPFTRACE_MCP_MAX_CONCURRENT_PER_PRINCIPAL: { default: "", help: "executions one principal (HTTP token or OAuth user; stdio is one) may run at once; empty: the same as BPFTRACE_MCP_MAX_CONCURRENT" },
   BPFTRACE_MCP_DEFAULT_TIMEOUT: { default: "10", help: "exec_program timeout in seconds when none is given" },
   BPFTRACE_MCP_MAX_TIMEOUT: { default: "60", help: "largest exec_program timeout in seconds (larger requests are refused)" },
   BPFTRACE_MCP_KILL_GRACE_MS: { default: "10000", help: "after SIGINT, how long bpftrace may print its maps before SIGKILL" },
@@ -54,6 +55,7 @@ const configSchema = z.object({
     error: "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent",
   }),
   maxConcurrent: int("BPFTRACE_MCP_MAX_CONCURRENT", 1, 64),
+  maxConcurrentPerPrincipal: int("BPFTRACE_MCP_MAX_CONCURRENT_PER_PRINCIPAL", 1, 64).nullable(),
   defaultTimeoutSeconds: int("BPFTRACE_MCP_DEFAULT_TIMEOUT", 1, 3600),
   maxTimeoutSeconds: int("BPFTRACE_MCP_MAX_TIMEOUT", 1, 3600),
   killGraceMs: int("BPFTRACE_MCP_KILL_GRACE_MS", 100, 600_000),
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     sudoPassword: env.BPFTRACE_PASSWD ?? "",
     logLevel: get("LOG_LEVEL").toLowerCase(),
     maxConcurrent: get("BPFTRACE_MCP_MAX_CONCURRENT"),
+    maxConcurrentPerPrincipal: get("BPFTRACE_MCP_MAX_CONCURRENT_PER_PRINCIPAL") || null,
     defaultTimeoutSeconds: get("BPFTRACE_MCP_DEFAULT_TIMEOUT"),
     maxTimeoutSeconds: get("BPFTRACE_MCP_MAX_TIMEOUT"),
     killGraceMs: get("BPFTRACE_MCP_KILL_GRACE_MS"),
@@ -147,6 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => issue.message).join("; "));
   }
   const config = parsed.data;
+  if (config.maxConcurrentPerPrincipal !== null && config.maxConcurrentPerPrincipal > config.maxConcurrent) {
+    throw new ConfigError("BPFTRACE_MCP_MAX_CONCURRENT_PER_PRINCIPAL must not exceed BPFTRACE_MCP_MAX_CONCURRENT");
+  }
   if (config.defaultTimeoutSeconds > config.maxTimeoutSeconds) {
     throw new ConfigError("BPFTRACE_MCP_DEFAULT_TIMEOUT must not exceed BPFTRACE_MCP_MAX_TIMEOUT");
   }

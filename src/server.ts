@@ -31,15 +31,19 @@ export interface ServerDeps {
   hostOptions?: HostOptions;
 }
 
-export interface CreatedServer {
-  server: McpServer;
+/** The parts every MCP session shares: one registry, probe cache and audit log per process. */
+export interface Engine {
   context: ToolContext;
   /** Stops every running trace and waits for them to end. */
   cleanup: (timeoutMs?: number) => Promise<void>;
 }
 
-/** Builds the MCP server and everything behind it; starts no process until a tool needs one. */
-export function createServer(deps: ServerDeps): CreatedServer {
+export interface CreatedServer extends Engine {
+  server: McpServer;
+}
+
+/** Builds everything behind the tools; starts no process until a tool needs one. */
+export function createEngine(deps: ServerDeps): Engine {
   const { config, logger } = deps;
   const now = deps.now ?? Date.now;
   const auditLimits = { maxBytes: config.auditMaxBytes, maxTotalBytes: config.auditMaxTotalBytes, retentionMs: config.auditRetentionMs };
@@ -57,19 +61,29 @@ export function createServer(deps: ServerDeps): CreatedServer {
     logger,
     now,
   };
-  const server = new McpServer(
-    { name: PACKAGE.name, version: PACKAGE.version, title: "bpftrace" },
-    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} } },
-  );
-  registerTools(server, context);
-  registerExampleResources(server, context.examples);
-  registerPrompts(server);
   return {
-    server,
     context,
     cleanup: async (timeoutMs = 2_000) => {
       await registry.shutdown(timeoutMs);
       host.close();
     },
   };
+}
+
+/** One MCP server over a shared engine: stdio has one, HTTP one per session. */
+export function createSessionServer(engine: Engine): McpServer {
+  const server = new McpServer(
+    { name: PACKAGE.name, version: PACKAGE.version, title: "bpftrace" },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} } },
+  );
+  registerTools(server, engine.context);
+  registerExampleResources(server, engine.context.examples);
+  registerPrompts(server);
+  return server;
+}
+
+/** An engine and its one MCP server: what stdio serves, and what tests build in one line. */
+export function createServer(deps: ServerDeps): CreatedServer {
+  const engine = createEngine(deps);
+  return { ...engine, server: createSessionServer(engine) };
 }

@@ -14,6 +14,10 @@ export interface AuditRecord {
   /** The program's text: written once per file, in a `program` record, and referenced by its sha256. */
   program: string | null;
   decision: "allowed" | "refused";
+  /** Who asked (Principal.id): "local" on stdio, a token name or an OAuth subject over HTTP. */
+  principal?: string;
+  /** The peer's address over HTTP; null on stdio. */
+  remote?: string | null;
   /** Refusal reasons, or the probe filter for listing tools. */
   reason?: string;
   filter?: string;

@@ -13,6 +13,8 @@ export interface RepeatCount {
   program: null;
   decision: AuditRecord["decision"];
   reason?: string;
+  principal?: string;
+  remote?: string | null;
   /** Times it came again after the record written for it, between first_time and last_time. */
   count: number;
   first_time: string;
@@ -42,7 +44,7 @@ export class RepeatSummary {
 
   /** True when `record` repeats one written within the window (it is counted instead); false opens a window for it. */
   seenRecently(record: AuditRecord): boolean {
-    const key = JSON.stringify([record.event, record.tool, record.program_sha256, record.reason ?? null, record.decision]);
+    const key = JSON.stringify([record.event, record.tool, record.program_sha256, record.reason ?? null, record.decision, record.principal ?? null, record.remote ?? null]);
     const now = this.now();
     const open = this.windows.get(key);
     if (open && now - open.openedAt < this.windowMs) {
@@ -80,6 +82,7 @@ export class RepeatSummary {
       program: null,
       decision: record.decision,
       ...(record.reason === undefined ? {} : { reason: record.reason }),
+      ...(record.principal === undefined ? {} : { principal: record.principal, remote: record.remote ?? null }),
       count: window.repeats,
       first_time: new Date(window.openedAt).toISOString(),
       last_time: new Date(window.lastAt).toISOString(),

@@ -46,6 +46,8 @@ export class Execution {
     readonly timeoutSeconds: number,
     readonly startedAt: number,
     limits: ExecutionLimits,
+    /** The principal that started it (Principal.id): only it, or an admin, may see or stop it. */
+    readonly ownerId = "local",
   ) {
     this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityBytes, limits.budget ?? null);
   }

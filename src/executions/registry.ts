@@ -10,10 +10,17 @@ import type { Logger } from "../logger.js";
 import { checkProgram, formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision, type PolicyOptions } from "../policy/index.js";
 import { Execution } from "./execution.js";
 import { OutputBudget } from "./output-budget.js";
+import { LOCAL_PRINCIPAL, mayAccess, type Principal } from "./principal.js";
 import { supervise, type Supervision } from "./supervisor.js";
 
 // The in-program guard fires this long after the server's own deadline, so the server's SIGINT normally wins.
 const GUARD_SLACK_MS = 500;
+
+/** Who starts a run, and through which tool (recorded in the audit log). */
+export interface StartOptions {
+  principal?: Principal;
+  tool?: string;
+}
 
 export interface StartResult {
   execution: Execution;
@@ -43,6 +50,8 @@ export class ExecutionRegistry {
   private readonly supervisions = new Map<string, Supervision>();
   /** Slots taken by starts still waiting for bpftrace to be ready, so racing calls cannot exceed the limit. */
   private reserved = 0;
+  /** The same, per principal, for its share of the limit. */
+  private readonly reservedBy = new Map<string, number>();
   private shuttingDown = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -57,15 +66,17 @@ export class ExecutionRegistry {
   }
 
   /** Checks the program, spawns bpftrace and waits until it attached or failed. */
-  async start(program: string, timeoutSeconds: number, tool = "exec_program"): Promise<StartResult> {
+  async start(program: string, timeoutSeconds: number, options: StartOptions = {}): Promise<StartResult> {
     const { config, audit, host } = this.deps;
+    const { principal = LOCAL_PRINCIPAL, tool = "exec_program" } = options;
+    const who = { principal: principal.id, remote: principal.remoteAddress };
     const warnings: string[] = [];
     const programSha256 = sha256(program);
     const source = withFinalNewline(program);
     const decision = checkProgram(source, policyOptions(config));
     if (!decision.allowed) {
       const refusal = formatRefusal(decision);
-      pushWarning(warnings, audit.write({ event: "refused", tool, execution_id: null, program_sha256: programSha256, program, decision: "refused", reason: refusal }));
+      pushWarning(warnings, audit.write({ event: "refused", tool, execution_id: null, program_sha256: programSha256, program, decision: "refused", reason: refusal, ...who }));
       throw new BpftraceMcpError("POLICY_REFUSED", `The program was refused by the server's security policy:\n${refusal}`, {
         hint: "Rewrite the program without the refused constructs; the policy is set by the operator, not negotiable from here.",
         details: { violations: decision.violations },
@@ -73,12 +84,20 @@ export class ExecutionRegistry {
     }
     if (this.shuttingDown) throw new BpftraceMcpError("SHUTTING_DOWN", "The server is shutting down.", { hint: "Reconnect and try again." });
     if (this.runningCount() + this.reserved >= config.maxConcurrent) {
-      const running = [...this.executions.values()].filter((execution) => !execution.finished).map((execution) => execution.id);
-      throw new BpftraceMcpError("TOO_MANY_EXECUTIONS", `${config.maxConcurrent} executions are already running (${running.join(", ") || "starting"}).`, {
+      // Another principal's ids are not named: they would let one caller find the other's runs.
+      const running = this.runningOf(principal);
+      throw new BpftraceMcpError("TOO_MANY_EXECUTIONS", `${config.maxConcurrent} executions are already running on this server${running.length > 0 ? ` (yours: ${running.join(", ")})` : ""}.`, {
         hint: "Wait for one to finish (get_result with wait_seconds) or end one with stop_execution, then retry.",
       });
     }
+    const share = config.maxConcurrentPerPrincipal ?? config.maxConcurrent;
+    if (this.runningOf(principal).length + (this.reservedBy.get(principal.id) ?? 0) >= share) {
+      throw new BpftraceMcpError("TOO_MANY_EXECUTIONS", `You already run ${share} executions, your share of this server (${this.runningOf(principal).join(", ") || "starting"}).`, {
+        hint: "Wait for one of yours to finish (get_result with wait_seconds) or end one with stop_execution, then retry.",
+      });
+    }
     this.reserved += 1;
+    this.reservedBy.set(principal.id, (this.reservedBy.get(principal.id) ?? 0) + 1);
     let ready;
     let child;
     let execution;
@@ -91,7 +110,7 @@ export class ExecutionRegistry {
         ringCapacityBytes: config.ringCapacityBytes,
         // OUTPUT BUDGET: every run's output counts against the server's one limit.
         budget: this.outputBudget,
-      });
+      }, principal.id);
       instrumented = instrumentProgram(source, decision, {
         serverPid: this.deps.serverPid ?? process.pid,
         deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
@@ -99,7 +118,7 @@ export class ExecutionRegistry {
         snapshotProbe: ready.traits.snapshotProbe && !toleratesMissingProbes(decision),
       });
       // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
-      requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode }));
+      requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode, ...who }));
       try {
         child = await host.spawn(ready, ["-e", instrumented.source], {
           // After everything the server itself would have done: attach wait, trace time, SIGINT grace.
@@ -109,13 +128,16 @@ export class ExecutionRegistry {
       } catch (error) {
         // Recorded as started: the log must also say it ended, and how.
         const message = error instanceof Error ? error.message : String(error);
-        audit.write({ event: "end", tool, execution_id: id, program_sha256: programSha256, program: null, decision: "allowed", status: "failed", error: message });
+        audit.write({ event: "end", tool, execution_id: id, program_sha256: programSha256, program: null, decision: "allowed", status: "failed", error: message, ...who });
         throw error;
       }
       this.executions.set(id, execution);
     } finally {
       // Held until the execution is registered, so racing calls cannot exceed the limit.
       this.reserved -= 1;
+      const left = (this.reservedBy.get(principal.id) ?? 1) - 1;
+      if (left > 0) this.reservedBy.set(principal.id, left);
+      else this.reservedBy.delete(principal.id);
     }
     const id = execution.id;
     const supervision = supervise(execution, child, {
@@ -132,7 +154,7 @@ export class ExecutionRegistry {
       onEnd: (ended) => {
         if (ended.error !== null) ended.error = inUserTerms(ended.error, instrumented.source, source);
         this.supervisions.delete(ended.id);
-        this.recordEnd(ended, tool);
+        this.recordEnd(ended, tool, who);
       },
     });
     this.supervisions.set(id, supervision);
@@ -169,9 +191,13 @@ export class ExecutionRegistry {
     return { execution, warnings };
   }
 
-  /** The execution with this id, or a clear error. */
-  get(id: string): Execution {
-    const execution = EXECUTION_ID_PATTERN.test(id) ? this.executions.get(id) : undefined;
+  /**
+   * The execution with this id, or a clear error. Another principal's execution gets the same
+   * answer as an id that never existed: its existence is not revealed.
+   */
+  get(id: string, principal: Principal = LOCAL_PRINCIPAL): Execution {
+    const found = EXECUTION_ID_PATTERN.test(id) ? this.executions.get(id) : undefined;
+    const execution = found && mayAccess(principal, found.ownerId) ? found : undefined;
     if (!execution) {
       throw new BpftraceMcpError("UNKNOWN_EXECUTION", `No execution has the id '${truncate(id, 80)}'.`, {
         hint: "Use an execution_id returned by exec_program; list_executions shows the known ones (finished runs are forgotten after the retention period).",
@@ -180,17 +206,25 @@ export class ExecutionRegistry {
     return execution;
   }
 
-  list(): Execution[] {
-    return [...this.executions.values()].sort((a, b) => b.startedAt - a.startedAt);
+  /** The executions `principal` may see (its own; an admin's: all), newest first. */
+  list(principal: Principal = LOCAL_PRINCIPAL): Execution[] {
+    return [...this.executions.values()].filter((execution) => mayAccess(principal, execution.ownerId)).sort((a, b) => b.startedAt - a.startedAt);
   }
 
   runningCount(): number {
     return this.supervisions.size;
   }
 
+  /** Ids of the running executions `principal` owns. */
+  private runningOf(principal: Principal): string[] {
+    const ids: string[] = [];
+    for (const id of this.supervisions.keys()) if (this.executions.get(id)?.ownerId === principal.id) ids.push(id);
+    return ids;
+  }
+
   /** Asks a running execution to stop and waits (up to the grace period) for it to end. */
-  async stop(id: string): Promise<Execution> {
-    const execution = this.get(id);
+  async stop(id: string, principal: Principal = LOCAL_PRINCIPAL): Promise<Execution> {
+    const execution = this.get(id, principal);
     const supervision = this.supervisions.get(id);
     if (supervision) {
       supervision.stop("stop_request");
@@ -200,8 +234,8 @@ export class ExecutionRegistry {
   }
 
   /** Asks bpftrace to print its maps now; false when the run has ended or not attached yet. */
-  snapshot(id: string): boolean {
-    this.get(id);
+  snapshot(id: string, principal: Principal = LOCAL_PRINCIPAL): boolean {
+    this.get(id, principal);
     return this.supervisions.get(id)?.snapshotMaps() ?? false;
   }
 
@@ -245,7 +279,7 @@ export class ExecutionRegistry {
     this.deps.audit.flush?.();
   }
 
-  private recordEnd(execution: Execution, tool: string): void {
+  private recordEnd(execution: Execution, tool: string, who: { principal: string; remote: string | null }): void {
     const warning = this.deps.audit.write({
       event: "end",
       tool,
@@ -260,6 +294,7 @@ export class ExecutionRegistry {
       duration_ms: execution.durationMs(this.now()),
       lines: execution.ring.linesTotal,
       lines_dropped: execution.ring.linesDropped,
+      ...who,
     });
     if (warning) execution.auditWarning = warning;
   }

@@ -43,8 +43,8 @@ export const registerBpfInfoTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async () =>
-      runTool(context, "bpf_info", async () => {
+    async (_args, extra) =>
+      runTool(context, "bpf_info", extra, async () => {
         // Read once per server: the machine's setup does not change under a session.
         // The doctor's modules load on first use, not at start-up.
         doctorReport ??= import("../doctor/index.js").then(({ collectDoctorReport }) => collectDoctorReport(context.config, { host: context.host, logger: context.logger }));

@@ -1,4 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "../audit/audit-log.js";
 import type { BpftraceHost } from "../bpftrace/host.js";
@@ -7,8 +8,10 @@ import type { SystemInfo } from "../bpftrace/system-info.js";
 import type { Config } from "../config.js";
 import type { Example } from "../examples/catalog.js";
 import { BpftraceMcpError, toolError } from "../errors.js";
+import { hasScope, LOCAL_PRINCIPAL, type Principal, type Scope } from "../executions/principal.js";
 import type { ExecutionRegistry } from "../executions/registry.js";
 import type { Logger } from "../logger.js";
+import { scopeFor } from "./scopes.js";
 
 /** What every tool may use; built once by createServer. */
 export interface ToolContext {
@@ -25,10 +28,39 @@ export interface ToolContext {
 
 export type ToolRegistrar = (server: McpServer, context: ToolContext) => void;
 
-/** Runs a handler, turning domain errors into `isError` results and logging anything unexpected. */
-export async function runTool(context: ToolContext, tool: string, body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+/** What the SDK passes a handler besides its arguments; only the caller's identity is read here. */
+export interface RequestExtra {
+  authInfo?: AuthInfo | undefined;
+}
+
+/** A principal with no scope: what an authenticated request without one is taken as (fail closed). */
+const NOBODY: Principal = Object.freeze({ id: "unidentified", scopes: new Set<Scope>(), remoteAddress: null });
+
+/**
+ * Who made this request. stdio requests carry no authInfo and are the local user; HTTP
+ * authentication puts the Principal it decided in `authInfo.extra.principal`.
+ */
+export function principalOf(extra: RequestExtra | undefined): Principal {
+  const authInfo = extra?.authInfo;
+  if (authInfo === undefined) return LOCAL_PRINCIPAL;
+  const principal = authInfo.extra?.principal as Principal | undefined;
+  return principal && typeof principal.id === "string" && principal.scopes instanceof Set ? principal : NOBODY;
+}
+
+/**
+ * Runs a handler for the calling principal once it holds the tool's scope, turning domain errors
+ * into `isError` results and logging anything unexpected.
+ */
+export async function runTool(context: ToolContext, tool: string, extra: RequestExtra | undefined, body: (principal: Principal) => Promise<CallToolResult>): Promise<CallToolResult> {
   try {
-    return await body();
+    const principal = principalOf(extra);
+    const scope = scopeFor(tool);
+    if (!hasScope(principal, scope)) {
+      throw new BpftraceMcpError("INSUFFICIENT_SCOPE", `${tool} needs the scope ${scope}, which this token does not have.`, {
+        hint: `Ask the operator for a token (or OAuth grant) with ${scope}.`,
+      });
+    }
+    return await body(principal);
   } catch (error) {
     if (error instanceof BpftraceMcpError) {
       context.logger.info({ tool, code: error.code }, "tool error");

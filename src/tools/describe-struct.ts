@@ -22,8 +22,8 @@ export const registerDescribeStructTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ name }) =>
-      runTool(context, "describe_struct", async () => {
+    async ({ name }, extra) =>
+      runTool(context, "describe_struct", extra, async () => {
         const qualified = /^(struct|union) /.test(name) ? name : `struct ${name}`;
         const layout = await context.probes.describeStruct(qualified);
         return toolResult(`${layout.raw.trim()}\n(${layout.fields.length} fields)`, { name: layout.name, fields: layout.fields, raw: layout.raw });

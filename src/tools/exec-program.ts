@@ -33,10 +33,10 @@ export const registerExecProgramTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    async ({ program, timeout }) =>
-      runTool(context, "exec_program", async () => {
+    async ({ program, timeout }, extra) =>
+      runTool(context, "exec_program", extra, async (principal) => {
         const timeoutSeconds = timeout === undefined ? config.defaultTimeoutSeconds : Math.ceil(timeout);
-        const { execution, warnings } = await context.registry.start(program, timeoutSeconds);
+        const { execution, warnings } = await context.registry.start(program, timeoutSeconds, { principal });
         const summary = summarize(execution, context.now());
         const next = execution.finished
           ? "It has already ended; get_result returns its output."

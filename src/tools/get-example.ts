@@ -26,8 +26,8 @@ export const registerGetExampleTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ name }) =>
-      runTool(context, "get_example", async () => {
+    async ({ name }, extra) =>
+      runTool(context, "get_example", extra, async () => {
         const example = context.examples.find((candidate) => candidate.name === name);
         if (!example) {
           throw new BpftraceMcpError("UNKNOWN_EXAMPLE", `There is no example named '${name}'.`, { hint: "list_examples shows the names; search with query or tag." });

@@ -39,16 +39,16 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    async ({ execution_id, offset = 0, limit = 1000, wait_seconds = 0, snapshot_maps = false }) =>
-      runTool(context, "get_result", async () => {
+    async ({ execution_id, offset = 0, limit = 1000, wait_seconds = 0, snapshot_maps = false }, extra) =>
+      runTool(context, "get_result", extra, async (principal) => {
         const { registry } = context;
-        const execution = registry.get(execution_id);
+        const execution = registry.get(execution_id, principal);
         let snapshot: "requested" | "unsupported" | "not_running" | null = null;
         if (snapshot_maps) {
           const traits = context.host.readyHost()?.traits;
           const supported = traits !== undefined && (traits.mapSnapshotSignal !== null || traits.snapshotProbe);
           if (!supported) snapshot = "unsupported";
-          else if (registry.snapshot(execution_id)) snapshot = "requested";
+          else if (registry.snapshot(execution_id, principal)) snapshot = "requested";
           else snapshot = "not_running";
           if (snapshot === "requested") await settleSnapshot(execution);
         }

@@ -26,8 +26,8 @@ export const registerListExamplesTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ query, tag }) =>
-      runTool(context, "list_examples", async () => {
+    async ({ query, tag }, extra) =>
+      runTool(context, "list_examples", extra, async () => {
         const matches = searchExamples(context.examples, { query: query?.trim() || undefined, tag: tag?.trim() || undefined });
         const examples = matches.map((example) => ({
           name: example.name,

@@ -20,14 +20,15 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async () =>
-      runTool(context, "list_executions", async () => {
+    async (_args, extra) =>
+      runTool(context, "list_executions", extra, async (principal) => {
         const now = context.now();
-        const executions = context.registry.list().map((execution) => ({
+        const executions = context.registry.list(principal).map((execution) => ({
           ...summarize(execution, now),
           program: execution.program.length > PROGRAM_PREVIEW_CHARS ? `${execution.program.slice(0, PROGRAM_PREVIEW_CHARS)}…` : execution.program,
         }));
-        const running = context.registry.runningCount();
+        // The caller's own running executions: another principal's are not its business.
+        const running = executions.filter((execution) => execution.status === "running").length;
         const text =
           executions.length === 0
             ? "No executions yet. Start one with exec_program."

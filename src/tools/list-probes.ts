@@ -36,8 +36,8 @@ export const registerListProbesTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ filter, limit = DEFAULT_LIMIT, offset = 0, verbose = false }) =>
-      runTool(context, "list_probes", async () => {
+    async ({ filter, limit = DEFAULT_LIMIT, offset = 0, verbose = false }, extra) =>
+      runTool(context, "list_probes", extra, async () => {
         const trimmed = filter?.trim() || undefined;
         const listing = await context.probes.list(trimmed);
         const page = listing.probes.slice(offset, offset + limit);

@@ -14,10 +14,10 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
       outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ execution_id }) =>
-      runTool(context, "stop_execution", async () => {
-        const wasRunning = !context.registry.get(execution_id).finished;
-        const execution = await context.registry.stop(execution_id);
+    async ({ execution_id }, extra) =>
+      runTool(context, "stop_execution", extra, async (principal) => {
+        const wasRunning = !context.registry.get(execution_id, principal).finished;
+        const execution = await context.registry.stop(execution_id, principal);
         const summary = summarize(execution, context.now());
         const text = `${wasRunning ? "Stopped" : "Already ended"}: ${describeExecution(summary)}. Read its output with get_result.`;
         return toolResult(text, { ...summary, was_running: wasRunning });

@@ -33,18 +33,18 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ program }) =>
-      runTool(context, "validate_program", async () => {
+    async ({ program }, extra) =>
+      runTool(context, "validate_program", extra, async (principal) => {
         const source = withFinalNewline(program);
         const decision = checkProgram(source, policyOptions(config));
         const sha = createHash("sha256").update(program).digest("hex");
         const policy = { allowed: decision.allowed, violations: decision.violations };
         if (!decision.allowed) {
-          context.audit.write({ event: "refused", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "refused", reason: formatRefusal(decision) });
+          context.audit.write({ event: "refused", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "refused", reason: formatRefusal(decision), principal: principal.id, remote: principal.remoteAddress });
           const structured = { valid: false, policy, compiled: null, errors: [], probes: decision.probes, method: null, warnings: [] };
           return toolResult(`Refused by the security policy (nothing was compiled):\n${formatRefusal(decision)}`, structured);
         }
-        context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed" });
+        context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed", principal: principal.id, remote: principal.remoteAddress });
         // The program is compiled as it would run: with the server's filter, marker and guard added.
         const ready = await context.host.ensureReady();
         const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
