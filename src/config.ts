@@ -31,6 +31,7 @@ export const SETTINGS = {
   BPFTRACE_MCP_AUDIT_RETENTION_HOURS: { default: "168", help: "rotated audit files are deleted only once all their records are older than this; until then more are kept" },
   BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES: { default: "1073741824", help: "disk cap for the audit log and all its rotated files; when records younger than the retention fill it, new executions are refused (AUDIT_UNAVAILABLE)" },
   BPFTRACE_MCP_MAX_MESSAGE_BYTES: { default: "4194304", help: "largest JSON-RPC message read from stdin; a longer line is skipped and answered with a -32600 error" },
+  BPFTRACE_MCP_OWN_CGROUP: { default: "auto", help: "auto: the server moves into a cgroup v2 leaf of its own when it may (root, or a delegated subtree), so the filter hiding its processes from traces is one cgroup comparison; off: never (the filter walks task parents, which needs BTF)" },
   BPFTRACE_MCP_CHILD_ENV: { default: "", help: "BPFTRACE_* variables passed to bpftrace, e.g. BPFTRACE_STRLEN=200,BPFTRACE_MAP_KEYS_MAX=8192" },
 } as const;
 
@@ -76,6 +77,7 @@ const configSchema = z.object({
   auditMaxTotalBytes: int("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES", 8192, 2 ** 50),
   maxMessageBytes: int("BPFTRACE_MCP_MAX_MESSAGE_BYTES", 65_536, 2 ** 30),
   childEnv: z.record(z.string(), z.string()),
+  ownCgroup: z.enum(["auto", "off"], { error: "BPFTRACE_MCP_OWN_CGROUP must be auto or off" }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -145,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auditMaxTotalBytes: get("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES"),
     maxMessageBytes: get("BPFTRACE_MCP_MAX_MESSAGE_BYTES"),
     childEnv: parseChildEnv(get("BPFTRACE_MCP_CHILD_ENV")),
+    ownCgroup: get("BPFTRACE_MCP_OWN_CGROUP").trim().toLowerCase(),
   });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => issue.message).join("; "));

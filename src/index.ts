@@ -3,6 +3,7 @@ import { helpText, parseArgs, type CliOptions } from "./cli.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadEnvFile } from "./env-file.js";
 import { createLogger, type Logger } from "./logger.js";
+import { enterOwnCgroup, type OwnCgroup } from "./bpftrace/own-cgroup.js";
 import { createServer } from "./server.js";
 import { StdioTransport } from "./transports/stdio.js";
 import { PACKAGE } from "./version.js";
@@ -39,8 +40,18 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
   return { config, logger };
 }
 
+/** Moves the server into a cgroup of its own before it spawns anything (see bpftrace/own-cgroup.ts). */
+function ownCgroup(config: Config, logger: Logger): OwnCgroup | null {
+  if (config.ownCgroup === "off") return null;
+  const { cgroup, reason } = enterOwnCgroup();
+  if (cgroup) logger.info({ cgroup: cgroup.path }, "traces exclude this server's own cgroup");
+  else logger.info({ reason }, "no cgroup of its own: traces exclude this server's process tree by its parents");
+  return cgroup;
+}
+
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const { server, context, cleanup } = createServer({ config, logger });
+  const cgroup = ownCgroup(config, logger);
+  const { server, context, cleanup } = createServer({ config, logger, serverCgroupId: cgroup?.id ?? null });
   // Not the SDK's StdioServerTransport: one line over its 10 MiB buffer closed the session for good.
   const transport = new StdioTransport({
     maxMessageBytes: config.maxMessageBytes,
@@ -59,7 +70,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       .catch((error: unknown) => logger.error({ err: String(error) }, "cleanup failed"))
       .then(() => server.close())
       .catch(() => undefined)
-      .finally(() => process.exit(0));
+      .finally(() => {
+        cgroup?.release();
+        process.exit(0);
+      });
   };
   // The stdio transport does not notice the client going away: stdin ending means it is gone.
   process.stdin.once("end", () => shutdown("stdin closed"));

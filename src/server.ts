@@ -29,6 +29,8 @@ export interface ServerDeps {
   /** Replaces the curated example library (tests). */
   examples?: Example[];
   hostOptions?: HostOptions;
+  /** The cgroup the server process moved itself into (index.ts does, when it can); null: none. */
+  serverCgroupId?: bigint | null;
 }
 
 /** The parts every MCP session shares: one registry, probe cache and audit log per process. */
@@ -49,7 +51,8 @@ export function createEngine(deps: ServerDeps): Engine {
   const auditLimits = { maxBytes: config.auditMaxBytes, maxTotalBytes: config.auditMaxTotalBytes, retentionMs: config.auditRetentionMs };
   const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, auditLimits, logger, now) : disabledAudit);
   const host = new BpftraceHost(config, logger, deps.hostOptions);
-  const registry = new ExecutionRegistry({ config, host, audit, logger, now });
+  const serverCgroupId = deps.serverCgroupId ?? null;
+  const registry = new ExecutionRegistry({ config, host, audit, logger, now, serverCgroupId });
   const context: ToolContext = {
     config,
     host,
@@ -60,6 +63,7 @@ export function createEngine(deps: ServerDeps): Engine {
     audit,
     logger,
     now,
+    serverCgroupId,
   };
   return {
     context,

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TRACEFS_DIRS } from "../bpftrace/kernel-support.js";
+import { cgroup2Mount, cgroup2Path } from "../bpftrace/own-cgroup.js";
 import { check, type DoctorCheck } from "./report.js";
 
 const BTF_PATH = "/sys/kernel/btf/vmlinux";
@@ -23,6 +24,16 @@ export class KernelFiles {
 
   exists(path: string): boolean {
     return existsSync(join(this.rootDir, path));
+  }
+
+  /** True when this process may create entries in the directory at `path`. */
+  writable(path: string): boolean {
+    try {
+      accessSync(join(this.rootDir, path), constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   size(path: string): number | null {
@@ -72,20 +83,45 @@ export function checkDebugfs(files: KernelFiles): DoctorCheck {
   return check("debugfs", "debugfs", "warn", "not mounted (tracefs is enough on kernels since 4.1)", fix);
 }
 
+/** Where the server's own cgroup would be made: the cgroup v2 directory this process is in, when it may write there. */
+export function ownCgroupParent(files: KernelFiles): { parent: string | null; reason: string | null } {
+  const mount = cgroup2Mount(files.read("/proc/self/mountinfo") ?? "");
+  const current = cgroup2Path(files.read("/proc/self/cgroup") ?? "");
+  if (mount === null) return { parent: null, reason: "no cgroup v2 hierarchy is mounted" };
+  if (current === null) return { parent: null, reason: "this process is in no cgroup v2 group" };
+  const parent = join(mount, current);
+  return files.writable(parent) ? { parent, reason: null } : { parent: null, reason: `${parent} is not writable by this user (not root, no delegated subtree)` };
+}
+
 /**
- * BTF: the filter the server adds to every traced probe walks `curtask->real_parent`, which bpftrace
- * types from BTF; struct layouts, kfunc/fentry arguments and `-lv 'struct X'` need it too.
+ * The filter that hides the server's own processes from every traced probe: one `cgroup !=`
+ * comparison when the server can have a cgroup of its own, else a walk of `curtask->real_parent`.
  */
-export function checkBtf(files: KernelFiles): DoctorCheck {
+export function checkSelfExclusion(files: KernelFiles, ownCgroup: "auto" | "off"): DoctorCheck {
+  const { parent, reason } = ownCgroupParent(files);
+  if (ownCgroup === "auto" && parent !== null) {
+    return check("self-exclusion", "Self-exclusion filter", "ok", `by cgroup: the server moves into a leaf under ${parent} and traces skip it (cgroup != id)`);
+  }
+  const why = ownCgroup === "off" ? "BPFTRACE_MCP_OWN_CGROUP=off" : reason;
+  return check(
+    "self-exclusion",
+    "Self-exclusion filter",
+    "info",
+    `by task parents (${why}): needs BTF, and costs bpftrace 0.17 about 80 ms per start`,
+    "Run the server as root, or give its user a delegated cgroup subtree (systemd Delegate=yes), for the cheaper cgroup filter.",
+  );
+}
+
+/**
+ * BTF: struct layouts, kfunc/fentry arguments and `-lv 'struct X'` need it, and so does the
+ * self-exclusion filter when it walks `curtask->real_parent` (no cgroup of the server's own).
+ */
+export function checkBtf(files: KernelFiles, filterNeedsBtf = true): DoctorCheck {
   const size = files.size(BTF_PATH);
   if (size !== null) return check("btf", "BTF", "ok", `${BTF_PATH} present (${(size / 1_048_576).toFixed(1)} MiB)`);
-  return check(
-    "btf",
-    "BTF",
-    "fail",
-    `${BTF_PATH} missing: the filter that hides the server's own processes from traces needs it, so only BEGIN/END/interval programs will compile`,
-    "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (default on current Ubuntu, Debian, Fedora, RHEL 8.2+).",
-  );
+  const fix = "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (default on current Ubuntu, Debian, Fedora, RHEL 8.2+).";
+  if (!filterNeedsBtf) return check("btf", "BTF", "warn", `${BTF_PATH} missing: struct casts, kfuncs and describe_struct will not work`, fix);
+  return check("btf", "BTF", "fail", `${BTF_PATH} missing: the filter that hides the server's own processes from traces needs it, so only BEGIN/END/interval programs will compile`, fix);
 }
 
 /** The active mode from "none [integrity] confidentiality"; null when none is marked. */
@@ -149,6 +185,7 @@ export function checkPerfEventParanoid(files: KernelFiles): DoctorCheck {
 }
 
 /** Every kernel check, in report order. */
-export function checkKernel(files: KernelFiles): DoctorCheck[] {
-  return [checkTracefs(files), checkDebugfs(files), checkBtf(files), checkLockdown(files), checkUnprivilegedBpf(files), checkPerfEventParanoid(files)];
+export function checkKernel(files: KernelFiles, ownCgroup: "auto" | "off" = "auto"): DoctorCheck[] {
+  const exclusion = checkSelfExclusion(files, ownCgroup);
+  return [checkTracefs(files), checkDebugfs(files), checkBtf(files, exclusion.status !== "ok"), exclusion, checkLockdown(files), checkUnprivilegedBpf(files), checkPerfEventParanoid(files)];
 }

@@ -49,7 +49,7 @@ export async function collectDoctorReport(config: Config, options: DoctorOptions
   });
   const checks = [
     ...bpftraceChecks,
-    ...checkKernel(new KernelFiles(options.rootDir ?? "/")),
+    ...checkKernel(new KernelFiles(options.rootDir ?? "/"), config.ownCgroup),
     checkClients(findClientEntries({ home, cwd, xdgConfigHome: env.XDG_CONFIG_HOME }), SETUP_DIR),
     checkAuditLog(config.auditLogPath),
     checkWatchdog(resolveExecutable("timeout", SAFE_PATH)),

@@ -36,6 +36,8 @@ export interface ExecutionRegistryDeps {
   now?: () => number;
   /** The pid whose process tree no trace may observe (the server's own). */
   serverPid?: number;
+  /** The server's own cgroup v2, when it has one: the cheaper way to hide that tree. */
+  serverCgroupId?: bigint | null;
 }
 
 /** Identifier format handed to clients; anything else is rejected before lookup. */
@@ -113,6 +115,7 @@ export class ExecutionRegistry {
       }, principal.id);
       instrumented = instrumentProgram(source, decision, {
         serverPid: this.deps.serverPid ?? process.pid,
+        cgroupId: this.deps.serverCgroupId ?? null,
         deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
         // With missing probes tolerated, a map may exist only in a probe bpftrace drops: print(@it) would not compile.
         snapshotProbe: ready.traits.snapshotProbe && !toleratesMissingProbes(decision),

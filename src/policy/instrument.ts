@@ -12,6 +12,11 @@ export const ANCESTRY_DEPTH = 6;
 export interface InstrumentOptions {
   /** The server's pid: it and its descendants (sudo, bpftrace) are invisible to the program. */
   serverPid: number;
+  /**
+   * The server's own cgroup v2 id, when it has one (bpftrace/own-cgroup.ts): every process of the
+   * server's tree is in it, so the filter is one comparison instead of a walk of the parents.
+   */
+  cgroupId?: bigint | null;
   /** When the in-program guard makes bpftrace exit, counted as bpftrace's `elapsed`. */
   deadlineMs: number;
   /** Add a `self:signal:SIGUSR1` probe that prints every map (bpftrace 0.22+ no longer does it itself). */
@@ -29,8 +34,15 @@ export interface Instrumented {
   addedProbes: number;
 }
 
-/** The predicate that excludes the server's process tree: the task itself and its parents, by tgid. */
-export function selfExclusion(serverPid: number): string {
+/**
+ * The predicate that excludes the server's process tree: by its own cgroup when it has one, else
+ * the task itself and its parents, by tgid.
+ */
+export function selfExclusion(serverPid: number, cgroupId: bigint | null = null): string {
+  if (cgroupId !== null) {
+    if (cgroupId <= 1n) throw new Error(`invalid server cgroup id ${cgroupId}`);
+    return `cgroup != ${cgroupId.toString()}`;
+  }
   if (!Number.isSafeInteger(serverPid) || serverPid <= 0) throw new Error(`invalid server pid ${serverPid}`);
   const terms = [`pid != ${serverPid}`];
   for (let depth = 1; depth <= ANCESTRY_DEPTH; depth += 1) {
@@ -43,7 +55,7 @@ export function selfExclusion(serverPid: number): string {
 export function instrumentProgram(program: string, decision: PolicyDecision, options: InstrumentOptions): Instrumented {
   const nonce = randomBytes(8).toString("hex");
   const attachMarker = `__bpftrace_mcp_attached_${nonce}`;
-  const exclusion = selfExclusion(options.serverPid);
+  const exclusion = selfExclusion(options.serverPid, options.cgroupId ?? null);
   const { tokens, outline } = decision.code;
   const edits: { at: number; text: string }[] = [];
   let userBegin = false;

@@ -24,6 +24,8 @@ export interface ToolContext {
   audit: AuditSink;
   logger: Logger;
   now: () => number;
+  /** The server's own cgroup v2 id (hides its process tree from traces), or null: the ancestry filter. */
+  serverCgroupId: bigint | null;
 }
 
 export type ToolRegistrar = (server: McpServer, context: ToolContext) => void;

@@ -47,7 +47,7 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
         context.audit.write({ event: "validate", tool: "validate_program", execution_id: null, program_sha256: sha, program, decision: "allowed", principal: principal.id, remote: principal.remoteAddress });
         // The program is compiled as it would run: with the server's filter, marker and guard added.
         const ready = await context.host.ensureReady();
-        const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
+        const instrumented = instrumentProgram(source, decision, { serverPid: process.pid, cgroupId: context.serverCgroupId, deadlineMs: config.maxTimeoutSeconds * 1000, snapshotProbe: ready.traits.snapshotProbe });
         const dry = await dryRun(context.host, instrumented.source);
         const compiled = { ...dry, messages: inUserTerms(dry.messages, instrumented.source, source) };
         const warnings = unsupportedProbeTypes(decision.specifiers.map((specifier) => specifier.provider));

@@ -146,6 +146,7 @@ describe("kernel checks", () => {
       "tracefs:ok",
       "debugfs:ok",
       "btf:ok",
+      "self-exclusion:info",
       "lockdown:ok",
       "unprivileged-bpf:info",
       "perf-event-paranoid:info",
@@ -162,6 +163,21 @@ describe("kernel checks", () => {
     expect(byId(checks, "btf")).toMatchObject({ status: "fail", detail: expect.stringContaining("hides the server's own processes") });
     expect(byId(checks, "lockdown")).toMatchObject({ status: "info", detail: expect.stringContaining("unknown") });
     expect(byId(checks, "unprivileged-bpf").status).toBe("info");
+  });
+
+  it("chooses the cgroup filter where a cgroup v2 directory of the process is writable, and then only warns about missing BTF", () => {
+    const files = fakeRoot(scratch, {
+      "proc/mounts": HEALTHY_MOUNTS,
+      "proc/self/mountinfo": "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n",
+      "proc/self/cgroup": "0::/system.slice/mcp.service\n",
+      "sys/fs/cgroup/system.slice/mcp.service/cgroup.procs": "",
+    });
+    const checks = checkKernel(files);
+    expect(byId(checks, "self-exclusion")).toMatchObject({ status: "ok", detail: expect.stringContaining("/sys/fs/cgroup/system.slice/mcp.service") });
+    expect(byId(checks, "btf")).toMatchObject({ status: "warn", detail: expect.stringContaining("describe_struct") });
+    const off = checkKernel(files, "off");
+    expect(byId(off, "self-exclusion")).toMatchObject({ status: "info", detail: expect.stringContaining("BPFTRACE_MCP_OWN_CGROUP=off") });
+    expect(byId(off, "btf").status).toBe("fail");
   });
 
   it("finds tracefs by its events directory when /proc/mounts does not list it", () => {

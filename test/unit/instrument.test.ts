@@ -20,6 +20,15 @@ describe("instrumentProgram: what the server adds to a program", () => {
     expect(() => selfExclusion(0)).toThrow();
   });
 
+  it("excludes the server's own cgroup with one comparison when the server has one", () => {
+    expect(selfExclusion(SERVER_PID, 9_876_543_210n)).toBe("cgroup != 9876543210");
+    expect(() => selfExclusion(SERVER_PID, 1n)).toThrow();
+    const decision = checkProgram("tracepoint:syscalls:sys_enter_openat /comm == \"x\"/ { @ = count(); }\n", OPTIONS);
+    const { source } = instrumentProgram("tracepoint:syscalls:sys_enter_openat /comm == \"x\"/ { @ = count(); }\n", decision, { serverPid: SERVER_PID, cgroupId: 77n, deadlineMs: 10_500, snapshotProbe: false });
+    expect(source.split("\n")[0]).toBe('tracepoint:syscalls:sys_enter_openat /(cgroup != 77) && ((uint64)(comm == "x"))/ { @ = count(); }');
+    expect(source).not.toContain("curtask");
+  });
+
   it("puts the filter in front of a traced probe's own predicate, and gives one to a probe without", () => {
     const program = "tracepoint:syscalls:sys_enter_openat /comm == \"x\"/ { @[comm] = count(); }\nkprobe:vfs_read, kprobe:vfs_write { @ = count(); }\n";
     const { source } = instrument(program);
