@@ -1,5 +1,7 @@
 // Figure 1: exec_program → first output line seen by the client, against bpftrace run directly.
+import { cgroup2Mount, cgroup2Path } from "../../dist/bpftrace/own-cgroup.js";
 import { checkProgram, instrumentProgram } from "../../dist/policy/index.js";
+import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { timeToLine } from "./bpftrace-direct.mjs";
 import { startServer, structured } from "./mcp-server.mjs";
@@ -14,11 +16,25 @@ export const START_PROGRAM = `BEGIN { printf("${FIRST_LINE}\\n"); }\ntracepoint:
 const TIMEOUT_SECONDS = 30;
 const GUARD_SLACK_MS = 500;
 
-/** The text the server hands bpftrace for START_PROGRAM: filter, attach marker and deadline guard added. */
-export function guardedStartProgram() {
+/**
+ * The text the server hands bpftrace for START_PROGRAM: filter, attach marker and deadline guard
+ * added. `serverPid`'s own cgroup, when it moved into one (as root it does), makes the filter.
+ */
+export function guardedStartProgram(serverPid = process.pid) {
   const decision = checkProgram(START_PROGRAM, { allow: new Set(), maxBytes: 65536, maxLines: 2000 });
   if (!decision.allowed) throw new Error("the start program was refused by the policy");
-  return instrumentProgram(START_PROGRAM, decision, { serverPid: process.pid, deadlineMs: TIMEOUT_SECONDS * 1000 + GUARD_SLACK_MS, snapshotProbe: false }).source;
+  return instrumentProgram(START_PROGRAM, decision, { serverPid, cgroupId: ownCgroupIdOf(serverPid), deadlineMs: TIMEOUT_SECONDS * 1000 + GUARD_SLACK_MS, snapshotProbe: false }).source;
+}
+
+/** The id of `pid`'s cgroup when it is a server's own leaf (bpftrace/own-cgroup.ts), else null. */
+function ownCgroupIdOf(pid) {
+  try {
+    const path = cgroup2Path(readFileSync(`/proc/${pid}/cgroup`, "utf8")) ?? "";
+    const mount = cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
+    return mount && path.endsWith(`/bpftrace-mcp-server-${pid}`) ? statSync(`${mount}${path}`, { bigint: true }).ino : null;
+  } catch {
+    return null;
+  }
 }
 
 async function viaServer(server) {
@@ -50,12 +66,12 @@ export async function measureStartLatency({ runs, bpftraceFile, log }) {
   try {
     // Unmeasured warm-up: the server's one-time readiness check (bpftrace --version) and the page cache.
     await viaServer(server);
-    await timeToLine(bpftraceFile, guardedStartProgram(), FIRST_LINE);
+    await timeToLine(bpftraceFile, guardedStartProgram(server.pid), FIRST_LINE);
     const unguarded = [];
     const { baseline, subject } = await alternate(
       runs,
       async () => {
-        const guarded = await timeToLine(bpftraceFile, guardedStartProgram(), FIRST_LINE);
+        const guarded = await timeToLine(bpftraceFile, guardedStartProgram(server.pid), FIRST_LINE);
         unguarded.push(await timeToLine(bpftraceFile, START_PROGRAM, FIRST_LINE));
         return guarded;
       },

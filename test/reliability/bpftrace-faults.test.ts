@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +18,8 @@ interface Summary {
   lines_dropped: number;
 }
 
-const ATTACH_WAIT_MS = 300;
+// Long enough for the fake (a node process) to start on a busy machine; the attach tests wait it out.
+const ATTACH_WAIT_MS = 2_000;
 const KILL_GRACE_MS = 500;
 const RING_LINES = 1_000;
 
@@ -79,9 +80,12 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
   it("fails a trace whose bpftrace is SIGKILLed from outside, naming the signal", async () => {
     const pidFile = join(scratch, "killed.pid");
     const started = await server.call("exec_program", { program: `BEGIN { } // fake: pidfile=${pidFile}`, timeout: 30 });
-    expect(started.structuredContent).toMatchObject({ status: "running", attached_probes: 1 });
+    const executionId = (started.structuredContent as unknown as Summary).execution_id;
+    // On a loaded machine the fake may attach only after exec_program returned (ATTACH_WAIT_MS): wait for it.
+    expect(await waitFor(async () => ((await server.call("get_result", { execution_id: executionId })).structuredContent as unknown as Summary).attached_probes === 1, 10_000)).toBe(true);
+    expect(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8") !== "", 5_000)).toBe(true);
     process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
-    const ended = await waitForEnd(server, (started.structuredContent as unknown as Summary).execution_id);
+    const ended = await waitForEnd(server, executionId);
     expect(ended).toMatchObject({ status: "failed", exit_code: null, exit_signal: "SIGKILL", error: "bpftrace was killed by SIGKILL" });
     await expectCleanAndWorking();
   });
@@ -95,7 +99,7 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
     const ended = await waitForEnd(server, (started.structuredContent as unknown as Summary).execution_id);
     expect(ended.status).toBe("failed");
     // The trace's own timeout counts from attaching; compiling and attaching may take ATTACH_WAIT_MS + timeout.
-    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [12] s$/);
+    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [3-5] s$/);
     await expectCleanAndWorking();
   });
 
@@ -103,7 +107,7 @@ describe("bpftrace misbehaving under the built server (fake bpftrace)", () => {
     const started = await server.call("exec_program", { program: "BEGIN { } // fake: hang-before-attach // fake: ignore-sigint", timeout: 1 });
     const ended = await waitForEnd(server, (started.structuredContent as unknown as Summary).execution_id);
     expect(ended).toMatchObject({ status: "failed", exit_signal: "SIGKILL" });
-    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [12] s/);
+    expect(ended.error).toMatch(/^bpftrace had not attached its probes after [3-5] s/);
     await expectCleanAndWorking();
   });
 
