@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
+import { release } from "node:os";
 import { requireAudited, type AuditSink } from "../audit/audit-log.js";
 import { attachFailure } from "../bpftrace/attach-errors.js";
 import { isAccessibleFile, type BpftraceHost } from "../bpftrace/host.js";
+import { includeDirectories, isHeaderReadable } from "../bpftrace/include-paths.js";
 import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
@@ -311,6 +313,8 @@ export function policyOptions(config: Config): PolicyOptions {
     maxLines: config.maxProgramLines,
     // A uprobe/usdt target must be a regular file the server's own (real) user could read.
     canRead: (path) => isAccessibleFile(path, constants.R_OK),
+    // So must the file an #include <name.h> resolves to.
+    canReadHeader: (header) => isHeaderReadable(header, includeDirectories(release())),
   };
 }
 

@@ -109,13 +109,19 @@ const WATCHPOINTS = new Set(["watchpoint", "asyncwatchpoint"]);
 const SHORT_PROVIDERS = new Set(["w", "aw", "iter", "it"]);
 
 /** Checks every directive token: the allowed set, #include operands, and #define names and bodies. */
-export function checkDirectives(directives: Token[], allow: ReadonlySet<AllowFlag>): DirectiveFindings {
+export function checkDirectives(directives: Token[], allow: ReadonlySet<AllowFlag>, canReadHeader: (header: string) => boolean = () => true): DirectiveFindings {
   const findings: DirectiveFindings = { violations: [], includes: [], macroNames: new Set() };
-  for (const directive of directives) checkDirective(directive, allow, findings);
+  for (const directive of directives) checkDirective(directive, allow, findings, canReadHeader);
   return findings;
 }
 
-function checkDirective(token: Token, allow: ReadonlySet<AllowFlag>, findings: DirectiveFindings): void {
+const UNREADABLE_HEADER: RuleText = {
+  rule: "include",
+  reason: "this header resolves to a file the server's own user cannot read (bpftrace, as root, could)",
+  alternative: "include a header from the system include directories that any user can read, or declare the struct in the program",
+};
+
+function checkDirective(token: Token, allow: ReadonlySet<AllowFlag>, findings: DirectiveFindings, canReadHeader: (header: string) => boolean): void {
   const head = /^#[ \t]*([A-Za-z_][A-Za-z0-9_]*)?/.exec(token.text);
   const headLength = head?.[0].length ?? 1;
   const name = head?.[1] ?? "";
@@ -126,6 +132,8 @@ function checkDirective(token: Token, allow: ReadonlySet<AllowFlag>, findings: D
     findings.includes.push(checked.header);
     if (!checked.ok) {
       findings.violations.push(toViolation({ rule: "include", reason: checked.reason, alternative: INCLUDE_ALTERNATIVE }, token.text, token));
+    } else if (!canReadHeader(checked.header)) {
+      findings.violations.push(toViolation(UNREADABLE_HEADER, token.text, token));
     }
   } else if (!ALLOWED_DIRECTIVES.has(name)) {
     findings.violations.push(toViolation(directiveText(name), token.text, token));

@@ -53,6 +53,8 @@ export interface PolicyOptions {
   maxLines: number;
   /** Whether the server's own user could read a file a uprobe/usdt names; absent: every path is refused. */
   canRead?: (path: string) => boolean;
+  /** Whether the server's own user could read the file an `#include <name.h>` resolves to; absent: not checked. */
+  canReadHeader?: (header: string) => boolean;
   /** Largest `max_strlen` a config block may set. */
   maxStrlen?: number;
 }
@@ -88,6 +90,7 @@ export function checkProgram(program: string, options: PolicyOptions): PolicyDec
   const directives = checkDirectives(
     lexed.tokens.filter((token) => token.kind === "directive"),
     options.allow,
+    options.canReadHeader,
   );
   violations.push(...directives.violations);
   const codeTokens = lexed.tokens.filter((token) => token.kind !== "directive");

@@ -10,7 +10,7 @@
 //      root-only script is refused naming the file, and bpftrace's read()/pread64() of it never
 //      reaches a spy
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
@@ -144,6 +144,25 @@ describeWithSudoUser("sudo attacks: a server run as a sudo user leaks neither it
         ].join("\n"),
       );
     });
+  });
+
+  it("an #include <…> that resolves to a header the server's user cannot read is refused, and never compiled", async () => {
+    // A header in a root-only directory among the system include directories: clang, as root, would read it.
+    const directory = `/usr/local/include/bpfmcp-${newMarker("hdr")}`;
+    mkdirSync(directory, { mode: 0o700, recursive: true });
+    writeFileSync(`${directory}/secret.h`, `${secret.token}\n`, { mode: 0o600 });
+    try {
+      const program = `#include <${directory.slice("/usr/local/include/".length)}/secret.h>\nBEGIN { exit(); }`;
+      for (const tool of ["validate_program", "exec_program"] as const) {
+        const result = await callAnyway(server, tool, tool === "exec_program" ? { program, timeout: 5 } : { program });
+        seen.push(everythingIn(result));
+        expectNoSecret(everythingIn(result), secret, `${tool} of an unreadable header`);
+        expectPolicyRefused(result, tool, "an unreadable header");
+        expect(textOf(result)).toContain("cannot read");
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   describe("attack 8: a uprobe or usdt target the server's user cannot read is refused, naming the file", () => {
