@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, statSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import { userInfo } from "node:os";
 import type { ResultPromise } from "execa";
@@ -7,6 +7,7 @@ import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { buildSpawnPlan, SAFE_PATH, withNice, withWatchdog, type PrivilegeMode, type WatchdogTimes } from "./command.js";
 import { relayTarget } from "./process-tree.js";
+import { lowerTracePriority } from "./trace-priority.js";
 import { FifoPool } from "./fifo-pool.js";
 import { fifoChannel, streamChannel, type OutputChannel } from "./output-channel.js";
 import { runCommand } from "./run-command.js";
@@ -43,6 +44,8 @@ export interface TraceChild {
   exited: Promise<ChildExit>;
   /** False under sudo: SIGKILL would hit sudo and orphan a root bpftrace. */
   killIsSafe: boolean;
+  /** Called once bpftrace has attached: lowers it to BPFTRACE_MCP_NICE (as root; under sudo nice(1) already did). */
+  lowerPriority(): void;
 }
 
 export interface RunResult {
@@ -171,7 +174,10 @@ export class BpftraceHost {
   /** Starts a long-running bpftrace; the caller owns the returned child until it exits. */
   async spawn(host: ReadyHost, bpftraceArgs: readonly string[], watchdog: WatchdogTimes): Promise<TraceChild> {
     const direct = buildSpawnPlan(host.mode, host.bpftraceFile, bpftraceArgs, this.config);
-    const plan = withNice(withWatchdog(direct, host.timeoutFile, host.mode, watchdog), host.niceFile, this.config.traceNice);
+    const watched = withWatchdog(direct, host.timeoutFile, host.mode, watchdog);
+    // As root the trace compiles at normal priority and is lowered once attached (lowerPriority);
+    // under sudo the server may not renice root's processes, so nice(1) lowers it from the start.
+    const plan = host.mode === "root" ? watched : withNice(watched, host.niceFile, this.config.traceNice);
     const fifo = await this.fifos.take();
     let subprocess;
     try {
@@ -199,7 +205,6 @@ export class BpftraceHost {
     }
     // The child has its own copy of the write end now: ours must go, or the output would never end.
     if (fifo) closeSync(fifo.writeFd);
-    if (host.mode === "root" && subprocess.pid !== undefined) this.lowerSessionPriority(subprocess.pid);
     writeSecretToStdin(subprocess, plan.stdinText);
     const exited = subprocess.then(
       (result): ChildExit => ({
@@ -230,24 +235,12 @@ export class BpftraceHost {
       },
       exited,
       killIsSafe: host.mode === "root",
+      lowerPriority: () => {
+        if (host.mode !== "root" || subprocess.pid === undefined || this.config.traceNice <= 0) return;
+        const failed = lowerTracePriority(subprocess.pid, this.config.traceNice);
+        if (failed > 0) this.logger.debug({ pid: subprocess.pid, failed }, "some trace threads kept their priority");
+      },
     };
-  }
-
-  /**
-   * A trace runs in its own session (see `detached`), and with the kernel's autogroup scheduling
-   * (the default on most distributions) each session is scheduled as one group: nice(1) then only
-   * ranks bpftrace against itself, and four flooding traces got 4/5 of the CPUs whatever their nice
-   * value. Giving the session's group the same nice value restores the intent. Only as root: under
-   * sudo the session belongs to root and the server may not change it.
-   */
-  private lowerSessionPriority(pid: number): void {
-    if (this.config.traceNice <= 0) return;
-    try {
-      writeFileSync(`/proc/${pid}/autogroup`, String(this.config.traceNice));
-    } catch (error) {
-      // No autogroup support (the file is missing), or it is switched off: nothing to adjust.
-      this.logger.debug({ pid, err: error instanceof Error ? error.message : String(error) }, "session priority not changed");
-    }
   }
 
   /** Runs a short bpftrace command (`-l`, `-lv`, `--info`, dry runs) to completion. */

@@ -74,6 +74,8 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     if (reportedProbes !== null && options.expectedProbes !== null && reportedProbes < options.expectedProbes) {
       execution.attachShortfall = { attached: Math.max(0, reportedProbes - options.addedProbes), expected: options.expectedProbes - options.addedProbes };
     }
+    // Compiled and attached at normal priority; from here on a flood must not starve the server.
+    child.lowerPriority();
     // The trace time starts here, as bpftrace's own `elapsed` (which the deadline guard reads) does:
     // a slow compile on a busy machine does not eat into it.
     schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));

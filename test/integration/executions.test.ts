@@ -1,4 +1,4 @@
-import { readFileSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -184,6 +184,26 @@ describe("executions against a fake bpftrace", () => {
     expect(execution.status).toBe("failed");
     expect(execution.error).toContain("killed by SIGKILL");
     expect(await waitFor(() => !isAlive(pid), 2_000)).toBe(true);
+  });
+
+  it("compiles and attaches at normal priority, and lowers every thread to BPFTRACE_MCP_NICE once attached (as root)", async () => {
+    const { registry } = setup({ BPFTRACE_MCP_NICE: "7", BPFTRACE_MCP_ATTACH_WAIT_MS: "300" });
+    const niceOfThreads = (pid: number): number[] =>
+      readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      });
+    const attaching = join(mkdtempSync(join(tmpdir(), "pid-")), "pid");
+    const hanging = await registry.start(`BEGIN { } // fake: pidfile=${attaching} // fake: hang-before-attach`, 30);
+    expect(hanging.execution.attached).toBe(false);
+    expect(await waitFor(() => existsSync(attaching) && readFileSync(attaching, "utf8") !== "", 5_000)).toBe(true);
+    expect(new Set(niceOfThreads(Number(readFileSync(attaching, "utf8"))))).toEqual(new Set([0]));
+    await registry.stop(hanging.execution.id);
+    const attachedFile = join(mkdtempSync(join(tmpdir(), "pid-")), "pid");
+    const running = await registry.start(`BEGIN { } // fake: pidfile=${attachedFile}`, 30);
+    expect(running.execution.attached).toBe(true);
+    expect(new Set(niceOfThreads(Number(readFileSync(attachedFile, "utf8"))))).toEqual(new Set([7]));
+    await registry.stop(running.execution.id);
   });
 
   it("answers past the concurrency limit with TOO_MANY_EXECUTIONS, and accepts again once one ends", async () => {

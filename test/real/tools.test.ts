@@ -1,4 +1,4 @@
-import { openSync, closeSync, existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
+import { openSync, closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -180,8 +180,14 @@ describeReal("the server against the real bpftrace", () => {
     const [pid] = bpftraceProcessesWith(marker);
     expect(pid, "the bpftrace process of this trace").toBeDefined();
     // Field 19 of /proc/PID/stat is the nice value; fields are counted after the ')' that ends the command name.
-    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-    expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(10);
+    // Every thread: as root the server lowers them once bpftrace has attached (it compiles at normal priority).
+    const niceOf = (path: string): number => {
+      const stat = readFileSync(path, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const threads = readdirSync(`/proc/${String(pid)}/task`);
+    expect(threads.length).toBeGreaterThan(0);
+    expect(threads.map((tid) => niceOf(`/proc/${String(pid)}/task/${tid}/stat`))).toEqual(threads.map(() => 10));
     // Its session's scheduling group too, where the kernel groups by session (autogroup): as root the server sets it.
     if (existsSync(`/proc/${String(pid)}/autogroup`) && readFileSync("/proc/sys/kernel/sched_autogroup_enabled", "utf8").trim() === "1") {
       expect(readFileSync(`/proc/${String(pid)}/autogroup`, "utf8")).toMatch(/ nice 10$/m);
