@@ -1,16 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { release } from "node:os";
 import { requireAudited, type AuditSink } from "../audit/audit-log.js";
 import { attachFailure } from "../bpftrace/attach-errors.js";
-import { isAccessibleFile, type BpftraceHost } from "../bpftrace/host.js";
-import { includeDirectories, isHeaderReadable } from "../bpftrace/include-paths.js";
+import type { BpftraceHost } from "../bpftrace/host.js";
 import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { checkProgram, formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision, type PolicyOptions } from "../policy/index.js";
+import { formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision } from "../policy/index.js";
 import { Execution } from "./execution.js";
+import { ProgramGate } from "./gate.js";
 import { OutputBudget } from "./output-budget.js";
 import { LOCAL_PRINCIPAL, mayAccess, type Principal } from "./principal.js";
 import { supervise, type Supervision } from "./supervisor.js";
@@ -61,10 +59,13 @@ export class ExecutionRegistry {
   private readonly now: () => number;
   /** The bytes all runs' output holds, against BPFTRACE_MCP_OUTPUT_BUDGET_BYTES. */
   readonly outputBudget: OutputBudget;
+  /** The policy, with this machine's file checks; validate_program asks it too. */
+  readonly gate: ProgramGate;
 
   constructor(private readonly deps: ExecutionRegistryDeps) {
     this.now = deps.now ?? Date.now;
     this.outputBudget = new OutputBudget(deps.config.outputBudgetBytes, () => this.finishedWithOutput());
+    this.gate = new ProgramGate(deps.config, deps.logger);
     this.sweepTimer = setInterval(() => this.sweep(), deps.config.cleanupIntervalMs);
     this.sweepTimer.unref();
   }
@@ -77,7 +78,7 @@ export class ExecutionRegistry {
     const warnings: string[] = [];
     const programSha256 = sha256(program);
     const source = withFinalNewline(program);
-    const decision = checkProgram(source, policyOptions(config));
+    const decision = await this.gate.check(source);
     if (!decision.allowed) {
       const refusal = formatRefusal(decision);
       pushWarning(warnings, audit.write({ event: "refused", tool, execution_id: null, program_sha256: programSha256, program, decision: "refused", reason: refusal, ...who }));
@@ -282,6 +283,7 @@ export class ExecutionRegistry {
     }
     // The counts of repeated refusals still held back.
     this.deps.audit.flush?.();
+    await this.gate.close();
   }
 
   private recordEnd(execution: Execution, tool: string, who: { principal: string; remote: string | null }): void {
@@ -303,19 +305,6 @@ export class ExecutionRegistry {
     });
     if (warning) execution.auditWarning = warning;
   }
-}
-
-/** The gate's settings from the server's config: the one place both exec_program and validate_program take them from. */
-export function policyOptions(config: Config): PolicyOptions {
-  return {
-    allow: new Set(config.allow),
-    maxBytes: config.maxProgramBytes,
-    maxLines: config.maxProgramLines,
-    // A uprobe/usdt target must be a regular file the server's own (real) user could read.
-    canRead: (path) => isAccessibleFile(path, constants.R_OK),
-    // So must the file an #include <name.h> resolves to.
-    canReadHeader: (header) => isHeaderReadable(header, includeDirectories(release())),
-  };
 }
 
 /** A config block that tolerates missing probes: the attach count is open, and a map may sit in a dropped probe. */

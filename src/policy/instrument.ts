@@ -4,7 +4,6 @@
 
 import { randomBytes } from "node:crypto";
 import type { PolicyDecision } from "./policy.js";
-import { readSpecifier } from "./probe-types.js";
 
 /** Parents walked from the current task. The deepest of ours: server → timeout → timeout → sudo → sudo → bpftrace. */
 export const ANCESTRY_DEPTH = 6;
@@ -52,36 +51,29 @@ export function selfExclusion(serverPid: number, cgroupId: bigint | null = null)
 }
 
 /** Builds the program to run from an allowed decision (its outline gives the offsets to edit). */
-export function instrumentProgram(program: string, decision: PolicyDecision, options: InstrumentOptions): Instrumented {
+export function instrumentProgram(program: string, decision: Pick<PolicyDecision, "sites" | "mapNames">, options: InstrumentOptions): Instrumented {
   const nonce = randomBytes(8).toString("hex");
   const attachMarker = `__bpftrace_mcp_attached_${nonce}`;
   const exclusion = selfExclusion(options.serverPid, options.cgroupId ?? null);
-  const { tokens, outline } = decision.code;
   const edits: { at: number; text: string }[] = [];
   let userBegin = false;
   let userSnapshot = false;
-  for (const item of outline.items) {
-    if (item.kind !== "probe") continue;
-    const specifiers = item.specifiers.map((token) => readSpecifier(token.text));
+  for (const site of decision.sites) {
+    const { specifiers } = site;
     if (specifiers.some((specifier) => specifier.normalized === "self:signal:SIGUSR1")) userSnapshot = true;
-    const bodyOpen = tokens[item.bodyOpen];
-    if (!bodyOpen) throw new Error("outline points outside the tokens");
     if (specifiers.every((specifier) => specifier.context !== "traced")) {
       if (specifiers.some((specifier) => specifier.provider === "BEGIN" || specifier.provider === "begin")) {
         userBegin = true;
-        edits.push({ at: bodyOpen.end, text: ` printf("${attachMarker}\\n"); ` });
+        edits.push({ at: site.body.afterOpen, text: ` printf("${attachMarker}\\n"); ` });
       }
       continue;
     }
-    if (item.predicate) {
-      const open = tokens[item.predicate.open];
-      const close = tokens[item.predicate.close];
-      if (!open || !close) throw new Error("outline points outside the tokens");
+    if (site.predicate) {
       // The cast keeps a pointer-valued predicate (`/@path[tid]/`) legal as an operand of &&.
-      edits.push({ at: open.end, text: `(${exclusion}) && ((uint64)(` }, { at: close.offset, text: "))" });
+      edits.push({ at: site.predicate.afterOpen, text: `(${exclusion}) && ((uint64)(` }, { at: site.predicate.close, text: "))" });
     } else {
       // Spaced: glued to a specifier (`kprobe:f{`), a `/` would read as part of its path.
-      edits.push({ at: bodyOpen.offset, text: ` /${exclusion}/ ` });
+      edits.push({ at: site.body.open, text: ` /${exclusion}/ ` });
     }
   }
   // One pass, edits in order (stable for two at one offset): linear in the program's size.

@@ -19,7 +19,7 @@ import {
 import { tokenize, type StructureFacts, type Token } from "./tokenizer.js";
 import { outline, type Outline } from "./outline.js";
 import { checkOutline } from "./item-rules.js";
-import type { ProbeSpecifier } from "./probe-types.js";
+import { readSpecifier, type ProbeSpecifier } from "./probe-types.js";
 
 export type { PolicyViolation } from "./rules.js";
 
@@ -41,8 +41,17 @@ export interface PolicyDecision {
   /** Map names used in code (`@` for the anonymous map), once each. */
   mapNames: string[];
   structure: StructureFacts;
-  /** The code tokens and their top-level items: what instrument.ts edits. */
-  code: { tokens: Token[]; outline: Outline };
+  /** Where each probe item's predicate and body are: what instrument.ts edits (a few numbers a probe, cheap to pass between threads). */
+  sites: ProbeSite[];
+}
+
+/** One top-level probe item, by character offsets into the program. */
+export interface ProbeSite {
+  specifiers: ProbeSpecifier[];
+  /** Just after the predicate's opening `/` and at its closing `/`; null without a predicate. */
+  predicate: { afterOpen: number; close: number } | null;
+  /** The body's `{` and the offset just after it. */
+  body: { open: number; afterOpen: number };
 }
 
 /** Operator settings for the gate. */
@@ -77,7 +86,7 @@ export function checkProgram(program: string, options: PolicyOptions): PolicyDec
     const problem = { line: 1, column: 1, message: "not analysed: the program exceeds the size limit" };
     const violations = [toViolation(text, `${bytes} bytes`, { line: 1, column: 1 })];
     const empty = { probes: [], specifiers: [], calls: [], configKeys: [], mapNames: [] };
-    return { allowed: false, violations, includes: [], ...empty, structure: { balanced: false, problem }, code: { tokens: [], outline: { items: [], problems: [] } } };
+    return { allowed: false, violations, includes: [], ...empty, structure: { balanced: false, problem }, sites: [] };
   }
   const violations: PolicyViolation[] = [];
   const lineCount = program.split("\n").length - (program.endsWith("\n") ? 1 : 0);
@@ -114,7 +123,7 @@ export function checkProgram(program: string, options: PolicyOptions): PolicyDec
     configKeys: checked.configKeys,
     mapNames: [...new Set(walk.mapNames)],
     structure: lexed.structure,
-    code: { tokens: codeTokens, outline: items },
+    sites: probeSites(codeTokens, items),
   };
 }
 
@@ -270,4 +279,24 @@ class CodeWalk {
     this.pendingValid = true;
     this.inPredicate = false;
   }
+}
+
+/** The probe items' edit points, from the tokens the outline indexes. */
+function probeSites(tokens: Token[], items: Outline): ProbeSite[] {
+  const sites: ProbeSite[] = [];
+  const at = (index: number): Token => {
+    const token = tokens[index];
+    if (!token) throw new Error("outline points outside the tokens");
+    return token;
+  };
+  for (const item of items.items) {
+    if (item.kind !== "probe") continue;
+    const bodyOpen = at(item.bodyOpen);
+    sites.push({
+      specifiers: item.specifiers.map((token) => readSpecifier(token.text)),
+      predicate: item.predicate ? { afterOpen: at(item.predicate.open).end, close: at(item.predicate.close).offset } : null,
+      body: { open: bodyOpen.offset, afterOpen: bodyOpen.end },
+    });
+  }
+  return sites;
 }

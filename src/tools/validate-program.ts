@@ -3,8 +3,8 @@ import { z } from "zod";
 import { toolResult } from "../errors.js";
 import { dryRun } from "../bpftrace/dry-run.js";
 import { unsupportedProbeTypes } from "../bpftrace/kernel-support.js";
-import { policyOptions, withFinalNewline } from "../executions/registry.js";
-import { checkProgram, formatRefusal, inUserTerms, instrumentProgram } from "../policy/index.js";
+import { withFinalNewline } from "../executions/registry.js";
+import { formatRefusal, inUserTerms, instrumentProgram } from "../policy/index.js";
 import { runTool, type ToolRegistrar } from "./context.js";
 
 /** validate_program: the security policy's verdict and a compile check, without running anything. */
@@ -36,7 +36,7 @@ export const registerValidateProgramTool: ToolRegistrar = (server, context) => {
     async ({ program }, extra) =>
       runTool(context, "validate_program", extra, async (principal) => {
         const source = withFinalNewline(program);
-        const decision = checkProgram(source, policyOptions(config));
+        const decision = await context.registry.gate.check(source);
         const sha = createHash("sha256").update(program).digest("hex");
         const policy = { allowed: decision.allowed, violations: decision.violations };
         if (!decision.allowed) {
