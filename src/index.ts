@@ -105,6 +105,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${PACKAGE.version}\n`);
     return;
   }
+  if (options.command === "setup" && options.setup) {
+    const { runSetup } = await import("./commands/setup.js");
+    process.exitCode = await runSetup(options.setup);
+    return;
+  }
   const { config, logger } = await prepare(options);
   if (options.command === "doctor") {
     const { runDoctor } = await import("./doctor/index.js");
