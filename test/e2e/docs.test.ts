@@ -1,12 +1,13 @@
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { parse, type ParseError } from "jsonc-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkBenchArgs, checkRemoteEntry, checkSudoers, claudeHelp, explain, inHome, newPlace, optionsIn, ourArgs, provide, run, startAsClient, type Place } from "../helpers/doc-checks.js";
 import { extractSnippets, logicalLines, splitShell, type Snippet } from "../helpers/doc-snippets.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { SERVER_ENTRY } from "../helpers/server-process.js";
@@ -33,7 +34,7 @@ const SKIPS: { match: RegExp; why: string; until?: () => boolean }[] = [
   { match: /^echo .* \| sudo tee /, why: "writes /etc/fstab or /etc/sudoers.d on this host" },
   { match: /^sudo (useradd|chmod 0440|visudo)/, why: "creates a system user or changes sudoers on this host (.ci/sudo-e2e.sh does this with a throwaway user)" },
   { match: /^cd your\/project$/, why: "a placeholder for the reader's own project folder (the next lines run in a throwaway project)" },
-  { match: /^npm (ci|install)\b/, why: "installs packages; CI runs npm ci itself" },
+  { match: /^npm (ci|install)$/, why: "installs packages; CI runs npm ci itself" },
   { match: /^npx -y \.\/bpftrace-mcp-server-[\d.]+\.tgz$/, why: "test/package/pack-and-run.mjs runs exactly this in CI (its version is checked below)" },
 ];
 const usedSkips = new Set<RegExp>();
@@ -51,69 +52,9 @@ beforeAll(() => {
   writeFileSync(join(fakeBin, PACKAGE), `#!/bin/sh\n${launcher}\n`, { mode: 0o755 });
 });
 
-// The docs' commands run on a machine without bpftrace: what they test is that the server takes
-// them (flags, files, configs), not tracing, and doctor and bpf_info then answer at once.
-const NO_BPFTRACE = "/nonexistent/docs-test/bpftrace";
-
 afterAll(() => {
   for (const folder of scratch) rmSync(folder, { recursive: true, force: true });
 });
-
-/** A throwaway HOME and project folder for one snippet. */
-interface Place {
-  home: string;
-  project: string;
-  env: Record<string, string>;
-}
-
-function newPlace(): Place {
-  const root = realpathSync(mkdtempSync(join(tmpdir(), "docs-")));
-  scratch.push(root);
-  const home = join(root, "home");
-  const project = join(root, "project");
-  mkdirSync(home);
-  mkdirSync(project);
-  return { home, project, env: { HOME: home, PATH: `${fakeBin}:${dirname(process.execPath)}:/usr/bin:/bin`, EDITOR: "true", LOG_LEVEL: "warn", BPFTRACE_PATH: NO_BPFTRACE } };
-}
-
-/** A path the reader substitutes (/home/you, ~, /abs/path) re-rooted in the throwaway HOME. */
-function inHome(path: string, place: Place): string {
-  const home = path.replace(/^~(?=\/|$)/, place.home).replace(/^\/home\/(you|me)(?=\/|$)/, place.home);
-  if (home.startsWith(place.home) || !isAbsolute(home)) return home;
-  return join(place.home, home);
-}
-
-/** Creates (0600) a file the command expects the reader to have made: an --env file, a token file. */
-function provide(path: string, content: string): void {
-  if (existsSync(path)) return;
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content, { mode: 0o600 });
-}
-
-function run(file: string, args: string[], place: Place, cwd = place.project): SpawnSyncReturns<string> {
-  return spawnSync(file, args, { cwd, env: place.env, input: "", encoding: "utf8", timeout: 60_000 });
-}
-
-function explain(result: SpawnSyncReturns<string>): string {
-  return `exit ${String(result.status)}${result.error ? ` (${result.error.message})` : ""}\n${result.stdout}\n${result.stderr}`.slice(0, 2000);
-}
-
-/** Starts a server the way a client config says and checks that it answers initialize and tools/list. */
-async function startAsClient(command: string, args: string[], env: Record<string, string>, place: Place): Promise<void> {
-  const transport = new StdioClientTransport({ command, args, env: { ...place.env, ...env }, cwd: place.project, stderr: "pipe" });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const client = new Client({ name: "docs-test", version: "1.0.0" });
-  try {
-    await client.connect(transport);
-    const { tools } = await client.listTools();
-    expect(tools.length, stderr).toBeGreaterThan(0);
-  } catch (error) {
-    throw new Error(`\`${[command, ...args].join(" ")}\` did not answer initialize: ${String(error)}\n${stderr.slice(0, 1500)}`);
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
 
 /** Our own command line (what follows `npx -y bpftrace-mcp-server`), run as written. */
 async function runOurs(words: string[], place: Place): Promise<void> {
@@ -132,27 +73,6 @@ async function runOurs(words: string[], place: Place): Promise<void> {
   expect(result.stderr, explain(result)).not.toMatch(/unknown argument|unknown option/);
   // doctor exits 1 when this machine cannot trace (here it has no bpftrace); anything else must succeed.
   expect(sub === "doctor" ? [0, 1] : [0], explain(result)).toContain(result.status);
-}
-
-/** Options a --help text lists (both spellings of each). */
-function optionsIn(help: string): Set<string> {
-  return new Set([...help.matchAll(/(?:^|[\s,[])(--?[A-Za-z][\w-]*)/gm)].map((match) => match[1] ?? ""));
-}
-
-function claudeHelp(sub: string): string {
-  const live = spawnSync("claude", ["mcp", sub, "--help"], { encoding: "utf8" });
-  if (live.status === 0) return live.stdout;
-  // No Claude Code here: its help as 2.1.332 printed it (SETUP.md's tested version).
-  return readFileSync(join(REPO, "test", "fixtures", "cli-help", "claude-2.1.332", `mcp-${sub}.txt`), "utf8");
-}
-
-/** A server command line inside another program's arguments: npx, the package name, or node on dist/index.js. */
-function ourArgs(words: string[]): string[] | null {
-  const [first, ...rest] = words;
-  if (first === "npx" && rest[0] === "-y" && rest[1] === PACKAGE) return rest.slice(2);
-  if (first === PACKAGE) return rest;
-  if (first === "node" && /(^|\/)dist\/index\.js$/.test(rest[0] ?? "")) return rest.slice(1);
-  return null;
 }
 
 /** Checks one command of a shell line; returns false when the whole line must run in a shell instead. */
@@ -207,16 +127,6 @@ async function checkCommand(words: string[], place: Place): Promise<boolean> {
   return false;
 }
 
-function checkBenchArgs(args: string[]): void {
-  const usage = spawnSync(process.execPath, [join(REPO, "bench", "run.mjs"), "--help"], { encoding: "utf8" }).stdout;
-  const figures = /--only=([\w,]+)/.exec(usage)?.[1]?.split(",") ?? [];
-  for (const arg of args) {
-    const [option, value] = arg.split("=");
-    expect(usage, arg).toContain(`[${option ?? ""}`);
-    for (const figure of value?.split(",") ?? []) expect(figures, arg).toContain(figure);
-  }
-}
-
 /** Lines whose every command is plain file work in HOME (mkdir, install, an editor): run them in the throwaway HOME. */
 const HOME_SAFE = /^(mkdir|install|chmod|\$\{EDITOR:-nano\})$/;
 
@@ -250,33 +160,6 @@ async function checkShellLine(line: string, place: Place, audit: () => { folder:
   for (const command of commands) {
     if (skipFor(command.words.join(" "))) continue;
     if (!(await checkCommand(command.words, place))) throw new Error(`no rule for \`${command.words.join(" ")}\`: give it one in docs.test.ts, or a skip with why`);
-  }
-}
-
-/** A sudoers rule, checked by visudo itself. */
-function checkSudoers(text: string, place: Place): void {
-  const file = join(place.home, "sudoers");
-  writeFileSync(file, `${text}\n`, { mode: 0o440 });
-  const result = spawnSync("visudo", ["-cqf", file], { encoding: "utf8" });
-  expect(result.status, explain(result)).toBe(0);
-}
-
-/** The HTTP form: a URL, and a token the config only refers to (an input, a variable, or a helper that reads a file). */
-function checkRemoteEntry(name: string, entry: Record<string, unknown>, root: Record<string, unknown>, place: Place): void {
-  expect(["http:", "https:"], `${name}: url`).toContain(new URL(String(entry.url)).protocol);
-  for (const [header, value] of Object.entries((entry.headers ?? {}) as Record<string, string>)) {
-    expect(value, `${name}: the ${header} header refers to the token, never holds it`).toMatch(/\$\{(input|env):[\w-]+\}/);
-    for (const [, id] of value.matchAll(/\$\{input:([\w-]+)\}/g)) {
-      expect(root.inputs, `${name}: an input "${id}" that VS Code prompts for as a password`).toContainEqual(expect.objectContaining({ id, type: "promptString", password: true }));
-    }
-  }
-  if (typeof entry.headersHelper === "string") {
-    const words = splitShell(entry.headersHelper)[0]?.words ?? [];
-    const tokenFile = inHome(words[words.indexOf("--token-file") + 1] ?? "", place);
-    provide(tokenFile, "tok_docs_test\n");
-    const helper = spawnSync("sh", ["-c", entry.headersHelper.replaceAll(/\/home\/(you|me)\//g, `${place.home}/`)], { env: place.env, encoding: "utf8" });
-    expect(helper.status, explain(helper)).toBe(0);
-    expect(JSON.parse(helper.stdout), `${name}: headersHelper`).toEqual({ Authorization: "Bearer tok_docs_test" });
   }
 }
 
@@ -360,7 +243,7 @@ let auditLog: { folder: string; home: string } | null = null;
 /** A real audit log (the server's own writer) with a refused program, a run and its end, for the docs' jq commands. */
 async function sampleAuditLog(): Promise<{ folder: string; home: string }> {
   if (auditLog !== null) return auditLog;
-  const place = newPlace();
+  const place = newPlace(fakeBin, scratch);
   const folder = join(place.home, ".local", "state", PACKAGE);
   const env = { ...place.env, BPFTRACE_PATH: installFakeBpftrace() };
   const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: "pipe" });
@@ -383,7 +266,7 @@ describe("every command and config in the docs, as written", () => {
   });
 
   it.each(tested.map((snippet) => [label(snippet), snippet] as const))("%s", async (_label, snippet) => {
-    const place = newPlace();
+    const place = newPlace(fakeBin, scratch);
     const audit = () => auditLog ?? { folder: "", home: "" };
     if (snippet.kind === "inline") {
       if (inlineKind(snippet.text) === "config") {
