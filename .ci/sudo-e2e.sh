@@ -228,7 +228,7 @@ run_driver() { # $1: mode, $2: env file
   grep '^info - ' "$OUT/driver-$mode.stdout" | sed "s/^info - /$mode: /" >>"$OUT/timings" || true
 }
 
-log "1. sudo with BPFTRACE_PASSWD (.env 0600, --env)"
+log "1. sudo with BPFTRACE_PASSWD (${BUNDLE:+the sensitive setting of the bundle, in the environment of the server}${BUNDLE:-.env 0600, --env})"
 run_driver password "$ENV_GOOD"
 if ! grep -q '"privilege":"sudo-password"' "$USER_DIR/audit/audit.jsonl"; then fail "the audit log has no start line with privilege sudo-password"; fi
 if grep -q 'chmod 600' "$OUT/server-password.log"; then fail "the server called the 0600 .env too open"; fi
