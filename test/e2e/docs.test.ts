@@ -60,8 +60,8 @@ afterAll(() => {
 async function runOurs(words: string[], place: Place): Promise<void> {
   const args = words.map((word, index) => (["--env", "--token-file", "--config"].includes(words[index - 1] ?? "") || word.startsWith("~") ? inHome(word, place) : word));
   args.forEach((word, index) => {
-    if (args[index - 1] === "--env") provide(word, "LOG_LEVEL=warn\n");
-    if (args[index - 1] === "--token-file") provide(word, "tok_docs_test\n");
+    if (args[index - 1] === "--env") provide(word, "LOG_LEVEL=warn\n", place);
+    if (args[index - 1] === "--token-file") provide(word, "tok_docs_test\n", place);
   });
   const [sub] = args;
   if (sub === "connect" && skipFor(args.join(" "))) return;
@@ -91,7 +91,7 @@ async function checkCommand(words: string[], place: Place): Promise<boolean> {
   }
   if (program === "setup/setup_claude.sh" || program === "setup/setup_claude_code.sh") {
     const args = rest.map((word, index) => (rest[index - 1] === "--env-file" || word.startsWith("~") ? inHome(word, place) : word));
-    args.forEach((word, index) => args[index - 1] === "--env-file" && provide(word, ""));
+    args.forEach((word, index) => args[index - 1] === "--env-file" && provide(word, "", place));
     const result = run(join(REPO, program), args, place);
     expect(result.status, explain(result)).toBe(0);
     return true;
@@ -177,7 +177,7 @@ async function checkServerEntry(name: string, entry: Record<string, unknown>, pl
     await runOurs(ourArgs(words) ?? [], place);
     return;
   }
-  args.forEach((arg, index) => ["--env", "--env-file"].includes(args[index - 1] ?? "") && provide(arg, "LOG_LEVEL=warn\n"));
+  args.forEach((arg, index) => ["--env", "--env-file"].includes(args[index - 1] ?? "") && provide(arg, "LOG_LEVEL=warn\n", place));
   const server = ourArgs([command, ...args]);
   expect(server, `${name} runs this server`).not.toBeNull();
   if (server?.[0] === "connect" && skipFor(server.join(" "))) return;

@@ -40,11 +40,13 @@ export function inHome(path: string, place: Place): string {
   return join(place.home, home);
 }
 
-/** Creates (0600) a file the command expects the reader to have made: an --env file, a token file. */
-export function provide(path: string, content: string): void {
-  if (existsSync(path)) return;
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content, { mode: 0o600 });
+/** Creates (0600) a file the command expects the reader to have made (an --env file, a token file), where the command will look: a relative path in the project folder. */
+export function provide(path: string, content: string, place: Place): void {
+  const absolute = isAbsolute(path) ? path : join(place.project, path);
+  if (!absolute.startsWith(`${dirname(place.home)}/`)) throw new Error(`the docs test would create ${absolute}, outside its throwaway folder`);
+  if (existsSync(absolute)) return;
+  mkdirSync(dirname(absolute), { recursive: true });
+  writeFileSync(absolute, content, { mode: 0o600 });
 }
 
 export function run(file: string, args: string[], place: Place, cwd = place.project): SpawnSyncReturns<string> {
@@ -126,7 +128,7 @@ export function checkRemoteEntry(name: string, entry: Record<string, unknown>, r
   if (typeof entry.headersHelper === "string") {
     const words = splitShell(entry.headersHelper)[0]?.words ?? [];
     const tokenFile = inHome(words[words.indexOf("--token-file") + 1] ?? "", place);
-    provide(tokenFile, "tok_docs_test\n");
+    provide(tokenFile, "tok_docs_test\n", place);
     const helper = spawnSync("sh", ["-c", entry.headersHelper.replaceAll(/\/home\/(you|me)\//g, `${place.home}/`)], { env: place.env, encoding: "utf8" });
     expect(helper.status, explain(helper)).toBe(0);
     expect(JSON.parse(helper.stdout), `${name}: headersHelper`).toEqual({ Authorization: "Bearer tok_docs_test" });
