@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -245,7 +245,9 @@ async function sampleAuditLog(): Promise<{ folder: string; home: string }> {
   if (auditLog !== null) return auditLog;
   const place = newPlace(fakeBin, scratch);
   const folder = join(place.home, ".local", "state", PACKAGE);
-  const env = { ...place.env, BPFTRACE_PATH: installFakeBpftrace() };
+  const fakeBpftrace = installFakeBpftrace();
+  scratch.push(dirname(fakeBpftrace));
+  const env = { ...place.env, BPFTRACE_PATH: fakeBpftrace };
   const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: "pipe" });
   const client = new Client({ name: "docs-test", version: "1.0.0" });
   await client.connect(transport);
