@@ -1,15 +1,21 @@
 // Driven by .ci/sudo-e2e.sh as the unprivileged CI user: starts the built server through the MCP SDK
 // client, exactly as an MCP client would, and checks what it does when bpftrace needs sudo.
 // It never sees a password: each server reads its own from a 0600 .env file given with --env.
+// With --bundle, --app is an unpacked MCP Bundle and the driver plays Claude Desktop: it reads the
+// settings a user would type in (BPFTRACE_PASSWD, the audit log) from that same 0600 file, and starts
+// the manifest's entry point with them substituted by mcpb's getMcpConfigForManifest, so the password
+// reaches the server in its environment, as Claude Desktop passes it.
 //
-//   node sudo-driver.mjs <password|wrong-password|nopasswd|nopasswd-removed> --app DIR --env FILE --out DIR --sync DIR --run-id ID --user NAME
+//   node sudo-driver.mjs <password|wrong-password|nopasswd|nopasswd-removed> --app DIR --env FILE --out DIR --sync DIR --run-id ID --user NAME [--bundle]
 //
 // Prints one line per check ("ok - …" / "FAIL - …") and "info - …" lines with timings; exits 1 on any failure.
 import { randomBytes } from "node:crypto";
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { getMcpConfigForManifest } from "@anthropic-ai/mcpb";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import dotenv from "dotenv";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 const { positionals, values: options } = parseArgs({
@@ -21,6 +27,7 @@ const { positionals, values: options } = parseArgs({
     sync: { type: "string" },
     "run-id": { type: "string" },
     user: { type: "string" },
+    bundle: { type: "boolean" },
   },
 });
 const mode = positionals[0];
@@ -69,14 +76,20 @@ function processesWith(marker) {
 }
 
 /** Spawns `node dist/index.js --env FILE` as an MCP client does; its stderr (JSON logs) goes to a file. */
+/** The server's command line and environment: ours with --env, or the bundle's as Claude Desktop builds them. */
+async function launchOf() {
+  const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
+  if (!options.bundle) return { command: process.execPath, args: [SERVER_ENTRY, "--env", options.env], env: base };
+  const manifest = JSON.parse(readFileSync(join(options.app, "manifest.json"), "utf8"));
+  const typedIn = dotenv.parse(readFileSync(options.env));
+  const userConfig = { sudo_password: typedIn.BPFTRACE_PASSWD ?? "", audit_log: typedIn.BPFTRACE_MCP_AUDIT_LOG ?? "" };
+  const launch = await getMcpConfigForManifest({ manifest, extensionPath: options.app, systemDirs: { HOME: base.HOME }, userConfig, pathSeparator: "/" });
+  return { command: launch.command, args: launch.args, env: { ...base, LOG_LEVEL: typedIn.LOG_LEVEL ?? "info", ...launch.env } };
+}
+
 async function startServer(label) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [SERVER_ENTRY, "--env", options.env],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" },
-    cwd: options.app,
-    stderr: "pipe",
-  });
+  const launch = await launchOf();
+  const transport = new StdioClientTransport({ ...launch, cwd: options.app, stderr: "pipe" });
   const log = createWriteStream(join(options.out, `server-${label}.log`));
   transport.stderr?.pipe(log);
   const client = new Client({ name: "bpftrace-mcp-sudo-e2e", version: "1.0.0" });

@@ -5,6 +5,10 @@
 # as that user, scans /proc as root for the password while a trace runs, and greps every output
 # for it. Everything it creates is removed on exit, even on failure; a leftover user from an
 # earlier run is removed first.
+#
+#   bash .ci/sudo-e2e.sh                    the built dist/, the password in a 0600 .env (--env)
+#   bash .ci/sudo-e2e.sh --bundle F.mcpb    the MCP Bundle unpacked alone, started as Claude Desktop
+#                                           does, the password in the server's environment
 set -euo pipefail
 
 readonly CI_USER=bpfmcp-ci
@@ -14,6 +18,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO
 RUN_ID="bpfmcp-ci-$$-${RANDOM}"
 readonly RUN_ID
+BUNDLE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundle) BUNDLE=$(realpath "${2:?--bundle needs a .mcpb file}"); shift 2 ;;
+    *) printf '[sudo-e2e] unknown argument: %s\n' "$1" >&2; exit 2 ;;
+  esac
+done
+readonly BUNDLE
 WORK=""
 FAILURES=0
 SUMMARY=()
@@ -66,6 +78,7 @@ command -v sudo >/dev/null || die "sudo is not installed"
 BPFTRACE_BIN=$(command -v bpftrace) || die "bpftrace is not installed"
 NODE_BIN=$(command -v node) || die "node is not on PATH"
 [ -f "$REPO/dist/index.js" ] || die "$REPO/dist/index.js is missing: run npm run build first"
+if [ -n "$BUNDLE" ]; then [ -f "$BUNDLE" ] || die "$BUNDLE does not exist (npm run bundle makes it)"; fi
 readonly BPFTRACE_BIN NODE_BIN
 
 log "removing anything an earlier run left behind"
@@ -74,7 +87,8 @@ remove_user
 WORK=$(mktemp -d /tmp/bpfmcp-ci.XXXXXX)
 chmod 0755 "$WORK"
 SECRETS="$WORK/root"     # root only: the passwords, the sudo log
-APP="$WORK/app"          # readable copy of the build
+APP="$WORK/app"          # readable copy of the build (or the unpacked bundle)
+DRIVER_DIR="$APP"        # the driver and the node_modules it imports
 HOME_DIR="$WORK/home"    # the user's home
 USER_DIR="$WORK/user"    # the user's: .env files, logs, audit, sync
 OUT="$USER_DIR/out"
@@ -109,11 +123,20 @@ install_sudoers() { # $1: "" or "NOPASSWD: "
 install_sudoers ""
 log "sudoers: $(tail -n 1 "$SUDOERS_FILE")"
 
-log "copying dist/, node_modules/ and package.json to $APP"
-cp -a "$REPO/dist" "$REPO/node_modules" "$REPO/package.json" "$APP/"
-if [ -d "$REPO/setup" ]; then cp -a "$REPO/setup" "$APP/"; fi
-cp "$REPO/.ci/sudo-driver.mjs" "$APP/sudo-driver.mjs"
-chmod -R a+rX "$APP"
+if [ -n "$BUNDLE" ]; then
+  # The bundle alone in its folder, as Claude Desktop unpacks it: no node_modules in it or above it.
+  DRIVER_DIR="$WORK/driver"
+  log "unpacking $BUNDLE into $APP; the driver and its node_modules go to $DRIVER_DIR, beside it"
+  "$REPO/node_modules/.bin/mcpb" unpack "$BUNDLE" "$APP" >/dev/null
+  mkdir -m 0755 "$DRIVER_DIR"
+  cp -a "$REPO/node_modules" "$DRIVER_DIR/"
+else
+  log "copying dist/, node_modules/ and package.json to $APP"
+  cp -a "$REPO/dist" "$REPO/node_modules" "$REPO/package.json" "$APP/"
+  if [ -d "$REPO/setup" ]; then cp -a "$REPO/setup" "$APP/"; fi
+fi
+cp "$REPO/.ci/sudo-driver.mjs" "$DRIVER_DIR/sudo-driver.mjs"
+chmod -R a+rX "$APP" "$DRIVER_DIR"
 install -d -m 0700 -o "$CI_USER" -g "$(id -g "$CI_USER")" "$USER_DIR" "$USER_DIR/env" "$OUT" "$SYNC"
 runuser -u "$CI_USER" -- test -x "$NODE_BIN" || die "$NODE_BIN is not executable by $CI_USER (install node system-wide)"
 USER_PATH="$(dirname "$NODE_BIN"):$SAFE_PATH"
@@ -185,7 +208,7 @@ run_driver() { # $1: mode, $2: env file
   local mode=$1 env_file=$2 driver_pid status=0
   rm -f "$SYNC/scan-request" "$SYNC/scan-done"
   log "driver: $mode"
-  as_user "$NODE_BIN" "$APP/sudo-driver.mjs" "$mode" --app "$APP" --env "$env_file" --out "$OUT" --sync "$SYNC" --run-id "$RUN_ID" --user "$CI_USER" \
+  as_user "$NODE_BIN" "$DRIVER_DIR/sudo-driver.mjs" "$mode" --app "$APP" --env "$env_file" --out "$OUT" --sync "$SYNC" --run-id "$RUN_ID" --user "$CI_USER" ${BUNDLE:+--bundle} \
     >"$OUT/driver-$mode.stdout" 2>"$OUT/driver-$mode.stderr" &
   driver_pid=$!
   while kill -0 "$driver_pid" 2>/dev/null; do
@@ -205,7 +228,7 @@ run_driver() { # $1: mode, $2: env file
   grep '^info - ' "$OUT/driver-$mode.stdout" | sed "s/^info - /$mode: /" >>"$OUT/timings" || true
 }
 
-log "1. sudo with BPFTRACE_PASSWD (.env 0600, --env)"
+log "1. sudo with BPFTRACE_PASSWD (${BUNDLE:+the sensitive setting of the bundle, in the environment of the server}${BUNDLE:-.env 0600, --env})"
 run_driver password "$ENV_GOOD"
 if ! grep -q '"privilege":"sudo-password"' "$USER_DIR/audit/audit.jsonl"; then fail "the audit log has no start line with privilege sudo-password"; fi
 if grep -q 'chmod 600' "$OUT/server-password.log"; then fail "the server called the 0600 .env too open"; fi
@@ -256,7 +279,7 @@ for required in "$OUT/server-password.log" "$OUT/server-wrong-password.log" "$US
 done
 if [ -e "$USER_DIR/audit/audit.jsonl" ] && [ "$(stat -c %a "$USER_DIR/audit/audit.jsonl")" != 600 ]; then fail "the audit log is not 0600"; fi
 
-printf '\n=== sudo e2e summary (%ss)\n' "$SECONDS"
+printf '\n=== sudo e2e summary%s (%ss)\n' "${BUNDLE:+, from the MCP Bundle $BUNDLE}" "$SECONDS"
 for line in "${SUMMARY[@]}"; do printf -- '- %s\n' "$line"; done
 if [ -f "$OUT/timings" ]; then sed 's/^/- /' "$OUT/timings"; fi
 if [ "$FAILURES" -ne 0 ]; then

@@ -45,6 +45,8 @@ const result = await build({
   splitting: true,
   format: "esm",
   platform: "node",
+  // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles cleanly.
+  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   target: "node20",
   chunkNames: `${CHUNK_PREFIX}[name]-[hash]`,
   // Bundled CommonJS packages (pino, ajv) call require() for Node's built-ins.

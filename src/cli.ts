@@ -1,15 +1,19 @@
+import { parseSetupArgs, type SetupRequest } from "./commands/setup/args.js";
 import { SETTINGS } from "./config.js";
 import { PACKAGE } from "./version.js";
 
 export interface CliOptions {
-  command: "serve" | "doctor" | "help" | "version";
+  command: "serve" | "doctor" | "help" | "version" | "setup";
   envFile: string | undefined;
   /** doctor: machine-readable output. */
   json: boolean;
+  /** setup: what to configure. */
+  setup?: SetupRequest;
 }
 
 /** Parses argv (without node and the script); throws with a message on anything unknown. */
 export function parseArgs(argv: readonly string[]): CliOptions {
+  if (argv[0] === "setup") return { command: "setup", envFile: undefined, json: false, setup: parseSetupArgs(argv.slice(1)) };
   const options: CliOptions = { command: "serve", envFile: undefined, json: false };
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index];
@@ -43,6 +47,8 @@ export function helpText(): string {
     "Usage:",
     `  ${PACKAGE.name} [serve] [--env PATH]   serve MCP over stdin/stdout (what MCP clients run)`,
     `  ${PACKAGE.name} doctor [--env PATH] [--json]   check this machine's setup; exit 0 only if it can trace`,
+    `  ${PACKAGE.name} setup claude-desktop|claude-code|vscode|cursor [--scope S] [--env PATH] [--dry-run]`,
+    "                                     add this server to an MCP client's config (setup --help)",
     `  ${PACKAGE.name} --help | --version`,
     "",
     "Tools: list_probes, bpf_info, exec_program, get_result, stop_execution, list_executions,",

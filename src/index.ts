@@ -2,6 +2,7 @@
 import { helpText, parseArgs, type CliOptions } from "./cli.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadEnvFile } from "./env-file.js";
+import { eraseFromInitialEnviron } from "./initial-environ.js";
 import { createLogger, type Logger } from "./logger.js";
 import { enterOwnCgroup, type OwnCgroup } from "./bpftrace/own-cgroup.js";
 import { createServer } from "./server.js";
@@ -32,9 +33,12 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
     if (error instanceof ConfigError) fail(`invalid setting: ${error.message}`);
     throw error;
   }
-  // The password lives only in the config object from here on, never in any environment a child could inherit.
+  // The password lives only in the config object from here on, never in any environment a child could
+  // inherit, nor in the block /proc/PID/environ shows (where a client's "env", e.g. the MCP Bundle's, put it).
+  const scrub = eraseFromInitialEnviron(["BPFTRACE_PASSWD"]);
   delete process.env.BPFTRACE_PASSWD;
   const logger = createLogger(config.logLevel);
+  if (scrub.failure !== null) logger.warn({ reason: scrub.failure }, "BPFTRACE_PASSWD could not be erased from /proc/self/environ (readable by this user and root)");
   if (envFile.path) logger.info({ envFile: envFile.path }, "settings file loaded");
   if (envFile.tooOpen) logger.warn({ envFile: envFile.path }, "the .env file holding BPFTRACE_PASSWD is readable by others: chmod 600 it");
   return { config, logger };
@@ -117,6 +121,11 @@ async function main(): Promise<void> {
   }
   if (options.command === "version") {
     process.stdout.write(`${PACKAGE.version}\n`);
+    return;
+  }
+  if (options.command === "setup" && options.setup) {
+    const { runSetup } = await import("./commands/setup.js");
+    process.exitCode = await runSetup(options.setup);
     return;
   }
   const { config, logger } = await prepare(options);

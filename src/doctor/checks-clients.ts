@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
+import { parse, type ParseError } from "jsonc-parser";
 import { check, type DoctorCheck } from "./report.js";
 
 const PACKAGE_NAME = "bpftrace-mcp-server";
@@ -29,12 +30,17 @@ export interface ClientScanOptions {
   xdgConfigHome?: string | undefined;
   /** A file's text, or null when it does not exist; replaced in tests. */
   readText?: (path: string) => string | null;
+  /** A folder's entries, or [] when it does not exist; replaced in tests. */
+  listDir?: (path: string) => string[];
+  platform?: NodeJS.Platform;
 }
 
 /** Where one client keeps server entries: a file, and how to reach the entry maps in it. */
 interface ConfigLocation {
   client: string;
   file: string;
+  /** The client reads comments and trailing commas (VS Code, Cursor). */
+  jsonc: boolean;
   /** Entry maps in the parsed file, each with the scope it stands for. */
   servers: (parsed: unknown) => { scope: string; entries: unknown }[];
 }
@@ -65,17 +71,25 @@ function claudeCodeServers(parsed: unknown): { scope: string; entries: unknown }
   return found;
 }
 
+/** The per-user folders of Claude Desktop and VS Code (Electron apps): Library/Application Support on macOS, XDG elsewhere. */
+function appDataFolders(options: ClientScanOptions, app: string): { scope: string; folder: string }[] {
+  const configHome = options.xdgConfigHome && isAbsolute(options.xdgConfigHome) ? options.xdgConfigHome : join(options.home, ".config");
+  return [
+    { scope: "macOS", folder: join(options.home, "Library", "Application Support", app) },
+    { scope: "Linux", folder: join(configHome, app) },
+  ];
+}
+
 function configLocations(options: ClientScanOptions): ConfigLocation[] {
   const { home, cwd } = options;
-  const configHome = options.xdgConfigHome && isAbsolute(options.xdgConfigHome) ? options.xdgConfigHome : join(home, ".config");
   const locations: ConfigLocation[] = [
-    { client: "Claude Desktop", file: join(home, "Library", "Application Support", "Claude", "claude_desktop_config.json"), servers: topLevel("mcpServers", "macOS") },
-    { client: "Claude Desktop", file: join(configHome, "Claude", "claude_desktop_config.json"), servers: topLevel("mcpServers", "Linux") },
-    { client: "Claude Code", file: join(home, ".claude.json"), servers: claudeCodeServers },
-    { client: "Claude Code", file: join(cwd, ".mcp.json"), servers: topLevel("mcpServers", "project scope") },
-    { client: "Cursor", file: join(home, ".cursor", "mcp.json"), servers: topLevel("mcpServers", "global") },
-    { client: "Cursor", file: join(cwd, ".cursor", "mcp.json"), servers: topLevel("mcpServers", "project") },
-    { client: "VS Code", file: join(cwd, ".vscode", "mcp.json"), servers: topLevel("servers", "workspace") },
+    ...appDataFolders(options, "Claude").map(({ scope, folder }) => ({ client: "Claude Desktop", file: join(folder, "claude_desktop_config.json"), jsonc: false, servers: topLevel("mcpServers", scope) })),
+    { client: "Claude Code", file: join(home, ".claude.json"), jsonc: false, servers: claudeCodeServers },
+    { client: "Claude Code", file: join(cwd, ".mcp.json"), jsonc: false, servers: topLevel("mcpServers", "project scope") },
+    { client: "Cursor", file: join(home, ".cursor", "mcp.json"), jsonc: true, servers: topLevel("mcpServers", "global") },
+    { client: "Cursor", file: join(cwd, ".cursor", "mcp.json"), jsonc: true, servers: topLevel("mcpServers", "project") },
+    { client: "VS Code", file: join(cwd, ".vscode", "mcp.json"), jsonc: true, servers: topLevel("servers", "workspace") },
+    ...appDataFolders(options, "Code").map(({ scope, folder }) => ({ client: "VS Code", file: join(folder, "User", "mcp.json"), jsonc: true, servers: topLevel("servers", `user profile, ${scope}`) })),
   ];
   // With cwd = home the project and global files are the same file: look at it once.
   return locations.filter((location, index) => locations.findIndex((other) => other.file === location.file) === index);
@@ -110,6 +124,43 @@ export function runsThisServer(entry: unknown, readText: (path: string) => strin
   return words.some((word) => word.includes(PACKAGE_NAME)) || words.some((word) => /\.(?:m?js|ts)$/.test(word) && isInsidePackage(word, readText));
 }
 
+/** Strict JSON as Claude reads it, or JSONC (comments, trailing commas) as VS Code and Cursor do. */
+function parseAs(text: string, jsonc: boolean): unknown {
+  if (!jsonc) return JSON.parse(text);
+  const errors: ParseError[] = [];
+  const parsed: unknown = parse(text, errors, { allowTrailingComma: true });
+  if (errors.length > 0) throw new Error(`error at offset ${errors[0]?.offset ?? 0}`);
+  return parsed;
+}
+
+function listFolder(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+/** MCP Bundles of this server that Claude Desktop installed: <Claude folder>/Claude Extensions/<id>/manifest.json. */
+function findBundleInstalls(options: ClientScanOptions, readText: (path: string) => string | null, scan: ClientScan): void {
+  const listDir = options.listDir ?? listFolder;
+  for (const { folder } of appDataFolders(options, "Claude")) {
+    const extensions = join(folder, "Claude Extensions");
+    scan.looked.push(extensions);
+    for (const id of listDir(extensions)) {
+      const manifest = join(extensions, id, "manifest.json");
+      const text = readText(manifest);
+      if (text === null) continue;
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (isRecord(parsed) && parsed.name === PACKAGE_NAME) scan.entries.push({ client: "Claude Desktop", scope: `MCP Bundle ${String(parsed.version)}`, file: manifest, name: id });
+      } catch {
+        scan.problems.push(`${manifest}: not valid JSON`);
+      }
+    }
+  }
+}
+
 /** Looks through every known MCP client config for entries that run this server. */
 export function findClientEntries(options: ClientScanOptions): ClientScan {
   const readText = options.readText ?? readTextFile;
@@ -120,7 +171,7 @@ export function findClientEntries(options: ClientScanOptions): ClientScan {
     if (text === null) continue;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseAs(text, location.jsonc);
     } catch (error) {
       scan.problems.push(`${location.file}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
       continue;
@@ -132,16 +183,16 @@ export function findClientEntries(options: ClientScanOptions): ClientScan {
       }
     }
   }
+  findBundleInstalls(options, readText, scan);
   return scan;
 }
 
-/** The report line for MCP clients; `setupDir` is where the setup scripts ship. */
-export function checkClients(scan: ClientScan, setupDir: string): DoctorCheck {
+/** The report line for MCP clients. */
+export function checkClients(scan: ClientScan): DoctorCheck {
   const listed = scan.entries.map((entry) => `${entry.client} (${entry.scope}): "${entry.name}" in ${entry.file}`);
   const setupFix = [
-    `Claude Desktop: ${join(setupDir, "setup_claude.sh")}`,
-    `Claude Code: ${join(setupDir, "setup_claude_code.sh")} (or: claude mcp add bpftrace -- npx -y ${PACKAGE_NAME})`,
-    `Cursor: an entry { "command": "npx", "args": ["-y", "${PACKAGE_NAME}"] } under "mcpServers" in ~/.cursor/mcp.json; VS Code: the same under "servers" in .vscode/mcp.json.`,
+    `Claude Desktop: install the MCP Bundle (${PACKAGE_NAME}-<version>.mcpb; see README), or: npx -y ${PACKAGE_NAME} setup claude-desktop`,
+    `Claude Code, VS Code, Cursor: npx -y ${PACKAGE_NAME} setup claude-code|vscode|cursor [--scope ...] (setup --help)`,
   ].join("\n");
   if (scan.problems.length > 0) {
     const found = listed.length > 0 ? listed.join("\n") : "no client configured to run this server";

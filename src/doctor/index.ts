@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { PACKAGE } from "../version.js";
 import { checkBpftrace, type DoctorHost } from "./checks-bpftrace.js";
 import { checkClients, findClientEntries } from "./checks-clients.js";
+import { checkInstall } from "./checks-install.js";
 import { checkKernel, KernelFiles } from "./checks-kernel.js";
 import { checkAuditLog, checkEnvFile, checkWatchdog } from "./checks-settings.js";
 import { canTraceFrom, renderReport, type DoctorReport } from "./report.js";
@@ -29,10 +30,12 @@ export interface DoctorOptions {
   envFile?: string;
   /** Replaces the bpftrace host (tests). */
   host?: DoctorHost;
+  /** Where this server is installed (default: two levels above this module). */
+  packageRoot?: string;
 }
 
-// The setup scripts ship in the package's setup/ folder, two levels above this module (src/ or dist/).
-const SETUP_DIR = fileURLToPath(new URL("../../setup/", import.meta.url));
+// The package's root: two levels above this module (src/doctor/ or dist/doctor/).
+const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Runs every check and decides whether the server can trace on this machine. */
 export async function collectDoctorReport(config: Config, options: DoctorOptions = {}): Promise<DoctorReport> {
@@ -50,7 +53,8 @@ export async function collectDoctorReport(config: Config, options: DoctorOptions
   const checks = [
     ...bpftraceChecks,
     ...checkKernel(new KernelFiles(options.rootDir ?? "/"), config.ownCgroup),
-    checkClients(findClientEntries({ home, cwd, xdgConfigHome: env.XDG_CONFIG_HOME }), SETUP_DIR),
+    checkInstall(options.packageRoot ?? PACKAGE_ROOT),
+    checkClients(findClientEntries({ home, cwd, xdgConfigHome: env.XDG_CONFIG_HOME })),
     checkAuditLog(config.auditLogPath),
     checkWatchdog(resolveExecutable("timeout", SAFE_PATH)),
     checkEnvFile({ explicit: options.envFile, env: { ...env, HOME: home }, cwd }),

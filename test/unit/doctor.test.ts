@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/config.js";
 import { collectDoctorReport, type DoctorCheck, type DoctorReport } from "../../src/doctor/index.js";
 import { checkBpftrace, probeCountsCheck, TRACE_TEST_PROGRAM, type DoctorHost } from "../../src/doctor/checks-bpftrace.js";
 import { checkClients, findClientEntries, runsThisServer } from "../../src/doctor/checks-clients.js";
+import { checkInstall } from "../../src/doctor/checks-install.js";
 import { activeLockdown, checkKernel, KernelFiles, mountPoints } from "../../src/doctor/checks-kernel.js";
 import { checkAuditLog, checkEnvFile } from "../../src/doctor/checks-settings.js";
 import { canTraceFrom, renderReport, verdict } from "../../src/doctor/report.js";
@@ -78,7 +79,7 @@ describe("MCP client detection", () => {
       { client: "Claude Code", scope: `local scope, project ${project}`, file: claudeJson, name: "trace-local" },
       { client: "Claude Code", scope: "project scope", file: projectJson, name: "shared" },
     ]);
-    const reported = checkClients(scan, "/pkg/setup");
+    const reported = checkClients(scan);
     expect(reported.status).toBe("info");
     expect(reported.detail).toContain(`Claude Code (local scope, project ${project}): "trace-local"`);
     expect(reported.fix).toBeNull();
@@ -93,23 +94,54 @@ describe("MCP client detection", () => {
     expect(scan.entries.map((entry) => `${entry.client}/${entry.name}`)).toEqual(["Cursor/bpf", "VS Code/bpf"]);
   });
 
-  it("says none is configured and points to the setup scripts", () => {
+  it("says none is configured and points to the bundle and the setup command", () => {
     const scan = findClientEntries({ home: join(scratch, "empty-home"), cwd: join(scratch, "empty-project") });
     expect(scan.entries).toEqual([]);
     expect(scan.looked.length).toBeGreaterThanOrEqual(6);
-    const reported = checkClients(scan, "/pkg/setup");
+    const reported = checkClients(scan);
     expect(reported).toMatchObject({ id: "mcp-clients", status: "info" });
     expect(reported.detail).toMatch(/no client is configured to run bpftrace-mcp-server/);
-    expect(reported.fix).toContain("/pkg/setup/setup_claude.sh");
-    expect(reported.fix).toContain("/pkg/setup/setup_claude_code.sh");
+    expect(reported.fix).toContain("MCP Bundle");
+    expect(reported.fix).toContain("npx -y bpftrace-mcp-server setup claude-desktop");
+    expect(reported.fix).toContain("setup claude-code|vscode|cursor");
+  });
+
+  it("reads VS Code and Cursor files as JSONC, finds VS Code's user profile file, and Claude Desktop's installed bundle", () => {
+    const home = join(scratch, "home");
+    const project = join(scratch, "project");
+    writeFile(join(home, ".cursor", "mcp.json"), `{\n  // mine\n  "mcpServers": { "bpf": ${JSON.stringify(NPX_ENTRY)}, },\n}`);
+    const profile = writeFile(join(home, ".config", "Code", "User", "mcp.json"), JSON.stringify({ servers: { trace: { type: "stdio", ...NPX_ENTRY } } }));
+    const manifest = writeFile(join(home, ".config", "Claude", "Claude Extensions", "local.mcpb.bpftrace", "manifest.json"), JSON.stringify({ name: "bpftrace-mcp-server", version: "0.1.0" }));
+    writeFile(join(home, ".config", "Claude", "Claude Extensions", "other", "manifest.json"), JSON.stringify({ name: "filesystem" }));
+    const scan = findClientEntries({ home, cwd: project });
+    expect(scan.problems).toEqual([]);
+    expect(scan.entries).toEqual([
+      { client: "Cursor", scope: "global", file: join(home, ".cursor", "mcp.json"), name: "bpf" },
+      { client: "VS Code", scope: "user profile, Linux", file: profile, name: "trace" },
+      { client: "Claude Desktop", scope: "MCP Bundle 0.1.0", file: manifest, name: "local.mcpb.bpftrace" },
+    ]);
   });
 
   it("warns about a config file that is not valid JSON", () => {
     const home = join(scratch, "home");
     const broken = writeFile(join(home, ".claude.json"), "{ not json");
-    const reported = checkClients(findClientEntries({ home, cwd: home }), "/pkg/setup");
+    const reported = checkClients(findClientEntries({ home, cwd: home }));
     expect(reported.status).toBe("warn");
     expect(reported.detail).toContain(`${broken}: not valid JSON`);
+  });
+
+  it("says how the server is installed: an MCP Bundle, a checkout, or the npm package", () => {
+    const bundle = join(scratch, "Claude Extensions", "local.mcpb.bpftrace");
+    writeFile(join(bundle, "manifest.json"), JSON.stringify({ manifest_version: "0.4", name: "bpftrace-mcp-server", version: "0.1.0" }));
+    const fromBundle = checkInstall(bundle);
+    expect(fromBundle).toMatchObject({ id: "install", status: "info" });
+    expect(fromBundle.detail).toMatch(/^an MCP Bundle \(manifest 0\.4, version 0\.1\.0\) at /);
+    expect(fromBundle.detail).toContain("extension's settings");
+    const checkout = join(scratch, "checkout");
+    writeFile(join(checkout, "manifest.json"), JSON.stringify({ name: "bpftrace-mcp-server" }));
+    writeFile(join(checkout, "src", "index.ts"), "");
+    expect(checkInstall(checkout).detail).toMatch(/^a checkout at /);
+    expect(checkInstall(join(scratch, "node_modules", "_npx", "abc", "node_modules", "bpftrace-mcp-server")).detail).toMatch(/^the npm package bpftrace-mcp-server .* in npx's cache/);
   });
 
   it("does not count entries that merely mention bpftrace", () => {
