@@ -106,6 +106,31 @@ async function main(): Promise<void> {
     return;
   }
   const { config, logger } = await prepare(options);
+  if (options.command === "token") {
+    const { runTokenCommand } = await import("./commands/token.js");
+    process.exitCode = runTokenCommand(config, options.token, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+    return;
+  }
+  if (options.command === "connect") {
+    const { runConnect, ConnectError } = await import("./commands/connect.js");
+    try {
+      await runConnect(options.connect, logger);
+    } catch (error) {
+      if (error instanceof ConnectError) fail(error.message);
+      throw error;
+    }
+    return;
+  }
+  if (options.command === "serve" && (options.http !== undefined || config.http.listen !== null)) {
+    const { serveHttp, ServeHttpError } = await import("./commands/serve-http.js");
+    try {
+      await serveHttp(config, logger, { http: options.http, tlsCert: options.tlsCert, tlsKey: options.tlsKey });
+    } catch (error) {
+      if (error instanceof ServeHttpError || error instanceof ConfigError) fail(error.message);
+      throw error;
+    }
+    return;
+  }
   if (options.command === "doctor") {
     const { runDoctor } = await import("./doctor/index.js");
     process.exitCode = await runDoctor(config, { json: options.json, write: (text) => process.stdout.write(text) });
