@@ -133,7 +133,7 @@ export class JwtVerifier {
     const subject = typeof payload.sub === "string" && payload.sub !== "" ? payload.sub : typeof payload.client_id === "string" ? payload.client_id : "";
     if (subject === "") throw new JwtRejected("the token names no subject (sub or client_id)");
     const clientId = typeof payload.client_id === "string" ? payload.client_id : typeof payload.azp === "string" ? payload.azp : subject;
-    return { principalId: `oauth:${subject}`, scopes: scopesOf(payload), clientId, expiresAt: payload.exp ?? 0, audience: this.audiences[0] ?? "" };
+    return { principalId: `oauth:${subject}`, scopes: scopesOf(payload), clientId, expiresAt: (payload.exp ?? 0) + CLOCK_SKEW_SECONDS, audience: this.audiences[0] ?? "" };
   }
 }
 

@@ -122,8 +122,10 @@ export function buildApp(options: Omit<HttpServeOptions, "jwt"> & { jwt: JwtVeri
 
   const resourceMetadataUrl = options.jwt ? getOAuthProtectedResourceMetadataUrl(new URL(publicUrl)) : undefined;
   if (options.jwt && config.http.oauthIssuer) {
-    // RFC 9728: what this resource is, which authorization server issues its tokens, which scopes exist.
-    const metadata = { resource: publicUrl, authorization_servers: [config.http.oauthIssuer], scopes_supported: [...SCOPES], bearer_methods_supported: ["header"], resource_name: "bpftrace-mcp-server" };
+    // RFC 9728: what this resource is, which authorization server issues its tokens, which scopes a
+    // client should ask for. Clients request what is listed here, so admin is left out (least
+    // privilege): it is still honoured in a token whose grant includes it.
+    const metadata = { resource: publicUrl, authorization_servers: [config.http.oauthIssuer], scopes_supported: SCOPES.filter((scope) => scope !== "bpftrace:admin"), bearer_methods_supported: ["header"], resource_name: "bpftrace-mcp-server" };
     const suffixed = `${PRM_PATH}${new URL(publicUrl).pathname.replace(/\/$/, "")}`;
     for (const path of new Set([PRM_PATH, suffixed, `${PRM_PATH}${MCP_PATH}`])) app.use(path, metadataHandler(metadata));
   }

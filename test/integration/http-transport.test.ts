@@ -255,7 +255,7 @@ describe("sessions over HTTP", () => {
     const first = await connectHttp(server.url, server.tokens.alice ?? "");
     const started = await callTool(first, "exec_program", { program: "BEGIN { } // fake: tick-ms=50", timeout: 30 });
     const executionId = structured<{ execution_id: string }>(started).execution_id;
-    await (first.transport as { terminateSession: () => Promise<void> }).terminateSession();
+    await (first.transport as unknown as { terminateSession: () => Promise<void> }).terminateSession();
     await first.close();
     expect(server.running.sessions.size).toBe(0);
     const second = await server.connect(server.tokens.alice ?? "");
