@@ -178,6 +178,13 @@ describe("rebinding, body and rate limits", () => {
     expect((await postRaw(server.url, fits, bearer(server.tokens.alice ?? ""))).status).toBe(200);
   });
 
+  it("answers 415 to a compressed body instead of inflating it", async () => {
+    const server = await serverWith();
+    const { gzipSync } = await import("node:zlib");
+    const response = await fetch(server.url, { method: "POST", body: gzipSync(Buffer.from(toolCall("list_examples"))), headers: { "content-type": "application/json", "content-encoding": "gzip", accept: "application/json, text/event-stream", ...bearer(server.tokens.alice ?? "") } });
+    expect(response.status).toBe(415);
+  });
+
   it("answers 400 to a body that is not JSON, without echoing it", async () => {
     const server = await serverWith();
     const response = await postRaw(server.url, '{"jsonrpc": "2.0", "secret-ish": ', bearer(server.tokens.alice ?? ""));

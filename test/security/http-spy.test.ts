@@ -32,7 +32,7 @@ describeReal("HTTP principals (root): principal B's trace of the server's socket
   let bob: Client;
 
   beforeAll(async () => {
-    server = await startHttpProcess({ tokens: { alice: "bpftrace:trace", bob: "bpftrace:trace" }, env: { ...bpftraceUnderTestEnv(), BPFTRACE_MCP_AUDIT_LOG: auditLog } });
+    server = await startHttpProcess({ tokens: { alice: "bpftrace:trace", bob: "bpftrace:trace" }, env: { ...bpftraceUnderTestEnv(), BPFTRACE_MCP_AUDIT_LOG: auditLog, BPFTRACE_MCP_ATTACH_WAIT_MS: "60000" } });
     controlProcess = startControlProcess("http-spy");
     bob = await connectHttp(server.url, server.tokens.bob ?? "");
   });

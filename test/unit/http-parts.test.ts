@@ -1,5 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makePrincipal } from "../../src/auth/bearer.js";
@@ -173,6 +175,24 @@ describe("the rate limiter", () => {
     now += 10_000;
     limiter.prune();
     expect(limiter.size).toBe(0);
+  });
+});
+
+describe("the systemd unit", () => {
+  const unit = readFileSync(new URL("../../setup/bpftrace-mcp-server.service", import.meta.url), "utf8");
+
+  it("runs serve over HTTP on loopback as the dedicated user, hardened, with SIGTERM as its stop signal", () => {
+    expect(unit).toMatch(/^User=bpftrace-mcp$/m);
+    expect(unit).toMatch(/^ExecStart=.*bpftrace-mcp-server serve$/m);
+    expect(unit).toMatch(/^Environment=BPFTRACE_MCP_HTTP=127\.0\.0\.1:\d+$/m);
+    expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
+    for (const setting of ["ProtectSystem=strict", "ProtectHome=true", "PrivateTmp=true", "ProtectKernelModules=true", "RestrictNamespaces=true", "UMask=0077"]) expect(unit).toContain(`\n${setting}\n`);
+  });
+
+  it("passes systemd-analyze verify where systemd is installed", () => {
+    const verify = spawnSync("systemd-analyze", ["verify", fileURLToPath(new URL("../../setup/bpftrace-mcp-server.service", import.meta.url))], { encoding: "utf8" });
+    if (verify.error) return;
+    expect(verify.stderr.split("\n").filter((line) => line.includes("bpftrace-mcp-server.service") && !/user|group/i.test(line))).toEqual([]);
   });
 });
 
