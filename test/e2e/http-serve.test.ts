@@ -7,6 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startAuthorizationServer } from "../helpers/authorization-server.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { heapProbeEnv, sampleLiveHeap } from "../helpers/heap-sampler.js";
 import { addToken, startHttpProcess, type HttpProcess } from "../helpers/http-process.js";
@@ -97,6 +98,24 @@ describe("serve --http", () => {
     await expect(postRaw(server.url, INITIALIZE)).rejects.toThrow();
     expect(server.stderr()).toContain("shutting down");
     await client.close().catch(() => undefined);
+  });
+
+  it("serves with an OAuth issuer alone (no static token): accepts its JWT for this server's URL, refuses one for another", async () => {
+    let resource = "";
+    const issuer = await startAuthorizationServer({ resource: () => resource, redirectUri: "http://127.0.0.1:1/cb" });
+    try {
+      const server = await serve({ tokens: {}, env: { BPFTRACE_MCP_OAUTH_ISSUER: issuer.issuer } });
+      resource = server.url;
+      const good = await issuer.sign({ scope: "bpftrace:read" });
+      const elsewhere = await issuer.sign({ scope: "bpftrace:read" }, { audience: "https://elsewhere.example/mcp" });
+      expect((await postRaw(server.url, INITIALIZE, { authorization: `Bearer ${good}` })).status).toBe(200);
+      const refused = await postRaw(server.url, INITIALIZE, { authorization: `Bearer ${elsewhere}` });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toContain(`resource_metadata="${new URL(server.url).origin}/.well-known/oauth-protected-resource/mcp"`);
+      expect(server.stderr()).not.toContain(good);
+    } finally {
+      await issuer.close();
+    }
   });
 
   it("warns on stderr when bound to a non-loopback address without TLS or a proxy setting", async () => {
