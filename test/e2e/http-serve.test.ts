@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -70,6 +70,21 @@ describe("serve --http", () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("no way to authenticate");
     expect(run.stderr).toContain("token add");
+  });
+
+  it("serves HTTP when BPFTRACE_MCP_HTTP is set, without --http, and stdio stays the default otherwise", async () => {
+    const tokensFile = join(scratch, "env-tokens");
+    addToken(tokensFile, "a", "bpftrace:read");
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_TOKENS_FILE: tokensFile, BPFTRACE_MCP_HTTP: "127.0.0.1:0" }, stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));
+    try {
+      expect(await waitFor(() => log.includes("serving MCP over HTTP"), 10_000), log).toBe(true);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const stdio = spawnSync(process.execPath, [SERVER_ENTRY], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off" }, input: "", encoding: "utf8", timeout: 10_000 });
+    expect(stdio.stderr).toContain("serving MCP on stdio");
   });
 
   it("refuses to start on a tokens file readable by others", () => {
