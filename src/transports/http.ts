@@ -2,7 +2,6 @@
 // request), every request authenticated. The order of the checks is the design: Host (rebinding)
 // → Origin → bearer token → rate limit → body (size-capped, read only once authenticated) →
 // scope → session → the SDK's transport.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -12,18 +11,17 @@ import { metadataHandler } from "@modelcontextprotocol/sdk/server/auth/handlers/
 import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
 import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { getOAuthProtectedResourceMetadataUrl } from "@modelcontextprotocol/sdk/server/auth/router.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { authenticatedPrincipal, BearerVerifier, makePrincipal } from "../auth/bearer.js";
 import type { JwtVerifier } from "../auth/jwt-verifier.js";
 import type { StaticTokens } from "../auth/token-file.js";
 import type { Config } from "../config.js";
-import { SCOPES, type Principal } from "../executions/principal.js";
+import { SCOPES } from "../executions/principal.js";
 import type { Logger } from "../logger.js";
-import { createSessionServer, type Engine } from "../server.js";
+import type { Engine } from "../server.js";
 import { hostGuard, LOOPBACK_HOSTNAMES, originGuard } from "./http-guards.js";
-import { replyError, SESSION_NOT_FOUND } from "./http-replies.js";
-import { SessionTable, type HttpSession } from "./http-sessions.js";
+import { replyError } from "./http-replies.js";
+import { McpHandlers, principalOfRequest } from "./http-mcp.js";
+import { SessionTable } from "./http-sessions.js";
 import { RateLimiter } from "./rate-limit.js";
 import { missingScope } from "./scope-gate.js";
 
@@ -214,99 +212,10 @@ export function buildApp(options: Omit<HttpServeOptions, "jwt"> & { jwt: JwtVeri
   return app;
 }
 
-function principalOfRequest(req: Request): Principal {
-  const principal = authenticatedPrincipal(req.auth);
-  if (!principal) throw new Error("request reached the MCP handlers unauthenticated");
-  return principal;
-}
 
 /** 403 naming the scope, in the header form clients read to ask for it (RFC 6750 §3). */
 function insufficientScope(res: Response, scope: string, resourceMetadataUrl: string | undefined): void {
   const metadata = resourceMetadataUrl ? `, resource_metadata="${resourceMetadataUrl}"` : "";
   res.setHeader("WWW-Authenticate", `Bearer error="insufficient_scope", scope="${scope}", error_description="this request needs the scope ${scope}"${metadata}`);
   res.status(403).json({ error: "insufficient_scope", error_description: `this request needs the scope ${scope}`, scope });
-}
-
-/** The MCP side of a request: which session (or none) serves it. */
-class McpHandlers {
-  constructor(
-    private readonly engine: Engine,
-    private readonly sessions: SessionTable,
-    private readonly maxMessageBytes: number,
-    private readonly logger: Logger,
-  ) {}
-
-  async post(req: Request, res: Response): Promise<void> {
-    const principal = principalOfRequest(req);
-    const sessionId = req.headers["mcp-session-id"];
-    if (typeof sessionId === "string") {
-      await this.onSession(req, res);
-      return;
-    }
-    if (isInitializeRequest(req.body)) await this.open(principal, req, res);
-    else await this.stateless(req, res);
-  }
-
-  /** A request naming a session: served by it, if it is this principal's. */
-  async onSession(req: Request, res: Response): Promise<void> {
-    const sessionId = req.headers["mcp-session-id"];
-    if (typeof sessionId !== "string") {
-      replyError(res, 400, "Bad request: Mcp-Session-Id header is required");
-      return;
-    }
-    const session = this.sessions.lookup(sessionId, principalOfRequest(req).id);
-    if (!session) {
-      replyError(res, 404, "Session not found", SESSION_NOT_FOUND);
-      return;
-    }
-    await this.serve(session, req, res);
-  }
-
-  private async serve(session: HttpSession, req: Request, res: Response): Promise<void> {
-    const done = this.sessions.begin(session);
-    res.once("close", done);
-    try {
-      await session.transport.handleRequest(req, res, req.body);
-    } finally {
-      if (res.writableEnded) done();
-    }
-  }
-
-  /** An initialize request without a session: a new session with its own McpServer, bound to this principal. */
-  private async open(principal: Principal, req: Request, res: Response): Promise<void> {
-    if (!this.sessions.reserve()) {
-      res.setHeader("Retry-After", "60");
-      replyError(res, 503, "Too many sessions: close one (DELETE) or retry later");
-      return;
-    }
-    let added: HttpSession | null = null;
-    const server = createSessionServer(this.engine);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      maxRequestBodySize: this.maxMessageBytes,
-      onsessioninitialized: (id) => {
-        added = { id, principalId: principal.id, server, transport, lastActivityMs: Date.now(), inFlight: 0 };
-        this.sessions.add(added);
-        this.logger.info({ session: id.slice(0, 8), principal: principal.id, remote: principal.remoteAddress }, "HTTP session opened");
-      },
-    });
-    transport.onclose = () => this.sessions.remove(transport.sessionId);
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
-    } finally {
-      this.sessions.release();
-      // Initialization failed (a bad protocol version, a malformed request): nothing to keep.
-      if (added === null) await server.close().catch(() => undefined);
-    }
-  }
-
-  /** A request outside any session (the coming protocol drops sessions): a server for this one request. */
-  private async stateless(req: Request, res: Response): Promise<void> {
-    const server = createSessionServer(this.engine);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: this.maxMessageBytes });
-    res.once("close", () => void server.close().catch(() => undefined));
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  }
 }
