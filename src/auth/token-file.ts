@@ -133,6 +133,7 @@ export class StaticTokens {
   private entries: { entry: TokenEntry; digest: Buffer }[] = [];
   private signature = "";
   private problem: string | null = null;
+  private readonly reloadListeners: ((names: ReadonlySet<string>) => void)[] = [];
 
   constructor(
     private readonly path: string,
@@ -155,6 +156,16 @@ export class StaticTokens {
     return this.entries.length;
   }
 
+  /** Calls `listener` with the names still valid each time the file is re-read (none when it became unusable). */
+  onReload(listener: (names: ReadonlySet<string>) => void): void {
+    this.reloadListeners.push(listener);
+  }
+
+  private announce(): void {
+    const names = new Set(this.entries.map(({ entry }) => entry.name));
+    for (const listener of this.reloadListeners) listener(names);
+  }
+
   private refresh(): void {
     let signature: string;
     try {
@@ -174,6 +185,7 @@ export class StaticTokens {
       if (message !== this.problem) this.onProblem(message);
       this.problem = message;
     }
+    this.announce();
   }
 
   /** The token's entry, compared against every stored hash in constant time; null when none matches. */

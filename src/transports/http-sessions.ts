@@ -83,6 +83,13 @@ export class SessionTable {
     return idle.length;
   }
 
+  /** Closes the sessions whose principal `keep` rejects (a revoked token's); returns how many. */
+  async closeUnless(keep: (principalId: string) => boolean, reason: string): Promise<number> {
+    const gone = [...this.sessions.values()].filter((session) => !keep(session.principalId));
+    await Promise.all(gone.map((session) => this.close(session, reason)));
+    return gone.length;
+  }
+
   /** Closes every session (shutdown). */
   async closeAll(reason: string): Promise<void> {
     await Promise.all([...this.sessions.values()].map((session) => this.close(session, reason)));

@@ -92,6 +92,9 @@ export async function startHttp(options: HttpServeOptions): Promise<RunningHttp>
     onClosed: (session, reason) => logger.info({ session: session.id.slice(0, 8), principal: session.principalId, reason }, "HTTP session closed"),
   });
   const app = buildApp({ ...options, jwt: options.jwt ? options.jwt(publicUrl) : null }, publicUrl, sessions);
+  // A revoked static token loses its open sessions (and their GET streams) too, not only its next
+  // request. OAuth principals ("oauth:…") are not in the file; their tokens expire by themselves.
+  options.tokens.onReload((names) => void sessions.closeUnless((principalId) => principalId.startsWith("oauth:") || names.has(principalId), "token revoked"));
   server.on("request", app);
   const limiterSweep = setInterval(() => void sessions.reapIdle(), Math.min(60_000, Math.max(1_000, config.http.sessionIdleMs / 4)));
   limiterSweep.unref();

@@ -86,6 +86,8 @@ describe("authentication over HTTP: nothing is served without a valid token, eve
       readTokenFile(server.tokensFile).filter((entry) => entry.name !== "bob"),
     );
     await expect(callTool(client, "list_executions")).rejects.toThrow(/invalid_token/);
+    // Bob's open session (its GET stream included) is closed, not left to idle out.
+    expect(server.running.sessions.size).toBe(0);
     const fresh = await postRaw(server.url, INITIALIZE, bearer(server.tokens.bob ?? ""));
     expect(fresh.status).toBe(401);
     // Alice's token still works.
