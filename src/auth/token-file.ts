@@ -166,7 +166,8 @@ export class StaticTokens {
     for (const listener of this.reloadListeners) listener(names);
   }
 
-  private refresh(): void {
+  /** Re-reads the file if it changed since the last look (every verification does this too). */
+  refresh(): void {
     let signature: string;
     try {
       // Synchronous on purpose: a stat of a local file takes microseconds, where the promise API's
