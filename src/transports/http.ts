@@ -96,7 +96,7 @@ export async function startHttp(options: HttpServeOptions): Promise<RunningHttp>
   // request. OAuth principals ("oauth:…") are not in the file; their tokens expire by themselves.
   options.tokens.onReload((names) => void sessions.closeUnless((principalId) => principalId.startsWith("oauth:") || names.has(principalId), "token revoked"));
   server.on("request", app);
-  const limiterSweep = setInterval(
+  const sweep = setInterval(
     () => {
       void sessions.reapIdle();
       // Notices a revocation even when no request comes in to trigger the re-read.
@@ -104,14 +104,14 @@ export async function startHttp(options: HttpServeOptions): Promise<RunningHttp>
     },
     Math.min(60_000, Math.max(1_000, config.http.sessionIdleMs / 4)),
   );
-  limiterSweep.unref();
+  sweep.unref();
   return {
     url,
     publicUrl,
     sessions,
     stopAccepting: () => server.close(),
     close: async () => {
-      clearInterval(limiterSweep);
+      clearInterval(sweep);
       server.close();
       await sessions.closeAll("shutdown");
       server.closeAllConnections();
