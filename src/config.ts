@@ -176,6 +176,14 @@ function parseIssuer(value: string): string | null {
   return value;
 }
 
+// Express would read "true" (or a hop count) as "believe X-Forwarded-For from anyone": any client
+// could then write the address the audit log records. Only named addresses are accepted.
+function parseTrustProxy(value: string): string | null {
+  if (!value) return null;
+  if (/^(true|false|\d+)$/i.test(value) || value.includes("*")) throw new ConfigError("BPFTRACE_MCP_HTTP_TRUST_PROXY must name the proxy's addresses (loopback, an IP, a CIDR), not a count or true");
+  return value;
+}
+
 function parseOrigin(value: string): string {
   try {
     const url = new URL(value);
@@ -234,7 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       oauthIssuer: parseIssuer(get("BPFTRACE_MCP_OAUTH_ISSUER").trim()),
       allowedHosts: splitList(get("BPFTRACE_MCP_HTTP_ALLOWED_HOSTS").toLowerCase()),
       allowedOrigins: splitList(get("BPFTRACE_MCP_HTTP_ALLOWED_ORIGINS")).map((origin) => parseOrigin(origin)),
-      trustProxy: get("BPFTRACE_MCP_HTTP_TRUST_PROXY").trim() || null,
+      trustProxy: parseTrustProxy(get("BPFTRACE_MCP_HTTP_TRUST_PROXY").trim()),
       rateLimitPerSecond: get("BPFTRACE_MCP_HTTP_RATE_LIMIT"),
       maxSessions: get("BPFTRACE_MCP_HTTP_MAX_SESSIONS"),
       sessionIdleMs: get("BPFTRACE_MCP_HTTP_SESSION_IDLE_SECONDS"),

@@ -30,6 +30,8 @@ describe("the HTTP address and settings", () => {
     expect(() => loadConfig({ BPFTRACE_MCP_OAUTH_ISSUER: "http://issuer.example" })).toThrow(/https/);
     expect(loadConfig({ BPFTRACE_MCP_OAUTH_ISSUER: "http://127.0.0.1:9000" }).http.oauthIssuer).toBe("http://127.0.0.1:9000");
     expect(() => loadConfig({ BPFTRACE_MCP_TLS_CERT: "/c.pem" })).toThrow(/together/);
+    for (const anyone of ["true", "1", "*"]) expect(() => loadConfig({ BPFTRACE_MCP_HTTP_TRUST_PROXY: anyone }), anyone).toThrow(/name the proxy/);
+    expect(loadConfig({ BPFTRACE_MCP_HTTP_TRUST_PROXY: "loopback, 10.0.0.0/8" }).http.trustProxy).toBe("loopback, 10.0.0.0/8");
     expect(loadConfig({ HOME: "/home/op" }).http.tokensFile).toBe("/home/op/.config/bpftrace-mcp-server/tokens");
   });
 
