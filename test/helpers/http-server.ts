@@ -24,7 +24,7 @@ export interface TestHttpServer {
   tokensFile: string;
   audit: AuditRecord[];
   /** An SDK client connected as the holder of `tokenName` (or a raw token). */
-  connect: (token: string, options?: { sessionId?: string }) => Promise<Client>;
+  connect: (token: string, options?: { sessionId?: string; headers?: Record<string, string> }) => Promise<Client>;
   close: () => Promise<void>;
 }
 
@@ -80,8 +80,8 @@ export async function startTestHttp(options: TestHttpOptions): Promise<TestHttpS
 }
 
 /** An SDK client over Streamable HTTP sending `Authorization: Bearer token`. */
-export async function connectHttp(url: string, token: string, options: { sessionId?: string } = {}): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, ...(options.sessionId ? { sessionId: options.sessionId } : {}) });
+export async function connectHttp(url: string, token: string, options: { sessionId?: string; headers?: Record<string, string> } = {}): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { ...options.headers, Authorization: `Bearer ${token}` } }, ...(options.sessionId ? { sessionId: options.sessionId } : {}) });
   const client = new Client({ name: "bpftrace-mcp-http-test", version: "1.0.0" });
   await client.connect(transport);
   return client;

@@ -297,10 +297,10 @@ describe("principals over HTTP", () => {
     expect((await callTool(ops, "stop_execution", { execution_id: executionId })).isError).toBeFalsy();
   });
 
-  it("records the principal and the remote address in the audit log, and never a token in any log line", async () => {
+  it("records the principal and the remote address in the audit log (not a forged X-Forwarded-For), and never a token in any log line", async () => {
     const lines: string[] = [];
     const server = await serverWith({}, lines);
-    const alice = await server.connect(server.tokens.alice ?? "");
+    const alice = await server.connect(server.tokens.alice ?? "", { headers: { "X-Forwarded-For": "203.0.113.9" } });
     await callTool(alice, "exec_program", { program: "BEGIN { exit(); }", timeout: 5 });
     await postRaw(server.url, INITIALIZE, bearer("bmcp_wrong-token-value"));
     const start = server.audit.find((record) => record.event === "start") as Record<string, unknown> | undefined;
