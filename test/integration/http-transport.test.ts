@@ -277,6 +277,15 @@ describe("sessions over HTTP", () => {
   });
 });
 
+describe("behind a reverse proxy", () => {
+  it("records the client address the trusted proxy reports (BPFTRACE_MCP_HTTP_TRUST_PROXY=loopback)", async () => {
+    const server = await serverWith({ BPFTRACE_MCP_HTTP_TRUST_PROXY: "loopback" });
+    const alice = await server.connect(server.tokens.alice ?? "", { headers: { "X-Forwarded-For": "203.0.113.9" } });
+    await callTool(alice, "exec_program", { program: "BEGIN { exit(); }", timeout: 5 });
+    expect(server.audit.find((record) => record.event === "start")).toMatchObject({ principal: "alice", remote: "203.0.113.9" });
+  });
+});
+
 describe("principals over HTTP", () => {
   it("keeps Alice's execution from Bob: not listed, not readable, not stoppable, the same answer as an unknown id", async () => {
     const server = await serverWith();
