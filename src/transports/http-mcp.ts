@@ -65,7 +65,7 @@ export class McpHandlers {
 
   /** An initialize request without a session: a new session with its own McpServer, bound to this principal. */
   private async open(principal: Principal, req: Request, res: Response): Promise<void> {
-    if (!this.sessions.reserve()) {
+    if (!(await this.sessions.reserve(principal.id))) {
       res.setHeader("Retry-After", "60");
       replyError(res, 503, "Too many sessions: close one (DELETE) or retry later");
       return;

@@ -35,9 +35,19 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** Takes a slot for a session about to be initialized; false when the cap is reached. */
-  reserve(): boolean {
-    if (this.sessions.size + this.pending >= this.options.maxSessions) return false;
+  /**
+   * Takes a slot for a session `principalId` is about to initialize. At the cap, that principal's
+   * own least recently active idle session is closed to make room (a client that restarted without
+   * closing its session gets back in); false when it has none: others' sessions are never taken.
+   */
+  async reserve(principalId: string): Promise<boolean> {
+    if (this.sessions.size + this.pending >= this.options.maxSessions) {
+      const own = [...this.sessions.values()].filter((session) => session.principalId === principalId && session.inFlight === 0);
+      const oldest = own.sort((a, b) => a.lastActivityMs - b.lastActivityMs)[0];
+      if (!oldest) return false;
+      await this.close(oldest, "replaced: session cap reached");
+      if (this.sessions.size + this.pending >= this.options.maxSessions) return false;
+    }
     this.pending += 1;
     return true;
   }

@@ -244,7 +244,7 @@ describe("sessions over HTTP", () => {
     expect(server.running.sessions.size).toBe(1);
   });
 
-  it("answers 503 past BPFTRACE_MCP_HTTP_MAX_SESSIONS, and has room again once one is closed", async () => {
+  it("answers 503 past BPFTRACE_MCP_HTTP_MAX_SESSIONS to a principal holding none, and has room again once one is closed", async () => {
     const server = await serverWith({ BPFTRACE_MCP_HTTP_MAX_SESSIONS: "3" });
     const clients: Client[] = [];
     for (let index = 0; index < 3; index += 1) clients.push(await server.connect(server.tokens.alice ?? ""));
@@ -257,6 +257,21 @@ describe("sessions over HTTP", () => {
     await (closing?.transport as { terminateSession?: () => Promise<void> } | undefined)?.terminateSession?.();
     expect(server.running.sessions.size).toBe(2);
     expect((await postRaw(server.url, INITIALIZE, bearer(server.tokens.bob ?? ""))).status).toBe(200);
+  });
+
+  it("lets a principal at the cap back in by replacing its own least recently active session (a restarted client)", async () => {
+    const server = await serverWith({ BPFTRACE_MCP_HTTP_MAX_SESSIONS: "2" });
+    const first = await postRaw(server.url, INITIALIZE, bearer(server.tokens.alice ?? ""));
+    const firstId = first.headers.get("mcp-session-id") ?? "";
+    await first.text();
+    await server.connect(server.tokens.alice ?? "");
+    const again = await postRaw(server.url, INITIALIZE, bearer(server.tokens.alice ?? ""));
+    expect(again.status).toBe(200);
+    await again.text();
+    expect(server.running.sessions.size).toBe(2);
+    const stale = await postRaw(server.url, toolCall("list_examples"), { ...bearer(server.tokens.alice ?? ""), "mcp-session-id": firstId, "mcp-protocol-version": "2025-11-25" });
+    expect(stale.status).toBe(404);
+    expect((await postRaw(server.url, INITIALIZE, bearer(server.tokens.bob ?? ""))).status).toBe(503);
   });
 
   it("keeps an execution after its session ends: the same principal reads it from a new session", async () => {

@@ -199,16 +199,16 @@ describe("the systemd unit", () => {
 });
 
 describe("the session table", () => {
-  const fakeSession = (id: string, closed: string[]): HttpSession =>
-    ({ id, principalId: "p", server: { close: async () => void closed.push(id) }, transport: {}, lastActivityMs: 0, inFlight: 0 }) as unknown as HttpSession;
+  const fakeSession = (id: string, closed: string[], principalId = "p", lastActivityMs = 0): HttpSession =>
+    ({ id, principalId, server: { close: async () => void closed.push(id) }, transport: {}, lastActivityMs, inFlight: 0 }) as unknown as HttpSession;
 
   it("caps sessions including those being set up, and closes the idle ones but not those serving a request", async () => {
     let now = 0;
     const closed: string[] = [];
     const table = new SessionTable({ maxSessions: 2, idleMs: 1000, now: () => now });
-    expect(table.reserve()).toBe(true);
-    expect(table.reserve()).toBe(true);
-    expect(table.reserve()).toBe(false);
+    expect(await table.reserve("p")).toBe(true);
+    expect(await table.reserve("p")).toBe(true);
+    expect(await table.reserve("p")).toBe(false);
     table.release();
     table.release();
     const idle = fakeSession("idle", closed);
@@ -225,5 +225,22 @@ describe("the session table", () => {
     now = 7000;
     expect(await table.reapIdle()).toBe(1);
     expect(table.size).toBe(0);
+  });
+
+  it("at the cap, replaces the asking principal's own least recently active idle session, never another's", async () => {
+    const closed: string[] = [];
+    const table = new SessionTable({ maxSessions: 3, idleMs: 60_000 });
+    table.add(fakeSession("a-old", closed, "alice", 10));
+    table.add(fakeSession("a-new", closed, "alice", 20));
+    table.add(fakeSession("b", closed, "bob", 5));
+    expect(await table.reserve("carol")).toBe(false);
+    expect(closed).toEqual([]);
+    expect(await table.reserve("alice")).toBe(true);
+    expect(closed).toEqual(["a-old"]);
+    table.release();
+    const busy = table.lookup("b", "bob");
+    if (busy) table.begin(busy);
+    table.add(fakeSession("a-3", closed, "alice", 30));
+    expect(await table.reserve("bob")).toBe(false);
   });
 });
