@@ -214,6 +214,7 @@ export function buildApp(options: Omit<HttpServeOptions, "jwt"> & { jwt: JwtVeri
     if (type === "entity.too.large") replyError(res, 413, `Request body too large (limit ${config.maxMessageBytes} bytes, BPFTRACE_MCP_MAX_MESSAGE_BYTES)`);
     else if (type === "encoding.unsupported") replyError(res, 415, "Unsupported Content-Encoding");
     else if (type === "request.aborted" || type === "request.size.invalid") replyError(res, 400, "Bad request");
+    else if (clientFault(error)) replyError(res, 400, "Bad request");
     else {
       logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, "HTTP request failed");
       replyError(res, 500, "Internal error");
@@ -222,6 +223,12 @@ export function buildApp(options: Omit<HttpServeOptions, "jwt"> & { jwt: JwtVeri
   return app;
 }
 
+
+/** An error Express or a parser marked as the request's fault (a 4xx status), e.g. a malformed %-escape in the path. */
+function clientFault(error: unknown): boolean {
+  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  return typeof status === "number" && status >= 400 && status < 500;
+}
 
 /** 403 naming the scope, in the header form clients read to ask for it (RFC 6750 §3). */
 function insufficientScope(res: Response, scope: string, resourceMetadataUrl: string | undefined): void {

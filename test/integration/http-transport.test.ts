@@ -212,6 +212,9 @@ describe("rebinding, body and rate limits", () => {
     const put = await fetch(server.url, { method: "PUT", headers: bearer(server.tokens.alice ?? "") });
     expect(put.status).toBe(405);
     expect(put.headers.get("x-powered-by")).toBeNull();
+    // A malformed escape in the path is the request's fault: 400, not 500.
+    const malformed = await rawRequest(server.url.replace("/mcp", "/mcp%ZZ"), { method: "GET", headers: bearer(server.tokens.alice ?? "") });
+    expect([400, 404]).toContain(malformed.status);
   });
 });
 
