@@ -6,6 +6,7 @@ import { performance } from "node:perf_hooks";
 import process from "node:process";
 import { findBpftrace } from "./lib/bpftrace-direct.mjs";
 import { measureColdStart } from "./lib/cold-start.mjs";
+import { measureHttp } from "./lib/http.mjs";
 import { describeMachine, machineLine } from "./lib/machine.mjs";
 import { measureMemory } from "./lib/memory.mjs";
 import { measureProbeSearch } from "./lib/probe-search.mjs";
@@ -17,12 +18,12 @@ import { measureThroughput } from "./lib/throughput.mjs";
 import { farOff, judgeTargets } from "./lib/verdicts.mjs";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
-const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start"];
+const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "http"];
 
 /** Iterations per mode: --short must finish in well under 4 minutes on a 2-core VM. */
 const PLANS = {
-  full: { startRuns: 9, throughputRuns: 7, throughputSeconds: 5, responsivenessRuns: 5, responsivenessSeconds: 6, probeRuns: 7, churn: 2_000, coldStartRuns: 9 },
-  short: { startRuns: 3, throughputRuns: 3, throughputSeconds: 5, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3 },
+  full: { startRuns: 9, throughputRuns: 7, throughputSeconds: 5, responsivenessRuns: 5, responsivenessSeconds: 6, probeRuns: 7, churn: 2_000, coldStartRuns: 9, httpRuns: 5, httpLatencyRequests: 300, httpSeconds: 5 },
+  short: { startRuns: 3, throughputRuns: 3, throughputSeconds: 5, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3, httpRuns: 2, httpLatencyRequests: 150, httpSeconds: 3 },
 };
 const RATES = [
   { name: "200k", perFire: 20 },
@@ -71,6 +72,7 @@ async function main() {
   await measure("probes", "probeSearch", () => measureProbeSearch({ runs: plan.probeRuns, bpftraceFile, log }));
   await measure("memory", "memory", () => measureMemory({ churn: plan.churn, log }));
   await measure("cold-start", "coldStart", () => measureColdStart({ runs: plan.coldStartRuns, log }));
+  await measure("http", "http", () => measureHttp({ runs: plan.httpRuns, latencyRequests: plan.httpLatencyRequests, seconds: plan.httpSeconds, log }));
   const totalSeconds = (performance.now() - started) / 1000;
 
   const verdicts = judgeTargets(results);

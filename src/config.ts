@@ -30,9 +30,21 @@ export const SETTINGS = {
   BPFTRACE_MCP_AUDIT_MAX_BYTES: { default: "10485760", help: "audit log size that triggers rotation to .1, .2, ... (older files shift up)" },
   BPFTRACE_MCP_AUDIT_RETENTION_HOURS: { default: "168", help: "rotated audit files are deleted only once all their records are older than this; until then more are kept" },
   BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES: { default: "1073741824", help: "disk cap for the audit log and all its rotated files; when records younger than the retention fill it, new executions are refused (AUDIT_UNAVAILABLE)" },
-  BPFTRACE_MCP_MAX_MESSAGE_BYTES: { default: "4194304", help: "largest JSON-RPC message read from stdin; a longer line is skipped and answered with a -32600 error" },
   BPFTRACE_MCP_OWN_CGROUP: { default: "auto", help: "auto: the server moves into a cgroup v2 leaf of its own when it may (root, or a delegated subtree), so the filter hiding its processes from traces is one cgroup comparison; off: never (the filter walks task parents, which needs BTF)" },
+  BPFTRACE_MCP_MAX_MESSAGE_BYTES: { default: "4194304", help: "largest JSON-RPC message: a longer stdin line is skipped and answered with a -32600 error; a larger HTTP body is answered 413" },
   BPFTRACE_MCP_CHILD_ENV: { default: "", help: "BPFTRACE_* variables passed to bpftrace, e.g. BPFTRACE_STRLEN=200,BPFTRACE_MAP_KEYS_MAX=8192" },
+  BPFTRACE_MCP_HTTP: { default: "", help: "serve MCP over Streamable HTTP at [HOST:]PORT (path /mcp; HOST defaults to 127.0.0.1) instead of stdio, as `serve --http` does" },
+  BPFTRACE_MCP_PUBLIC_URL: { default: "", help: "this server's MCP URL as clients reach it, e.g. https://host.example:8443/mcp: the OAuth audience (RFC 8707) and an allowed Host/Origin; empty: http(s)://HOST:PORT/mcp" },
+  BPFTRACE_MCP_TOKENS_FILE: { default: "", help: "static bearer tokens (name scopes sha256 per line, mode 0600; `token add` writes it); empty for ~/.config/bpftrace-mcp-server/tokens" },
+  BPFTRACE_MCP_OAUTH_ISSUER: { default: "", help: "OAuth 2.1 authorization server whose JWT access tokens are accepted (its jwks_uri is discovered from its metadata); empty: static tokens only" },
+  BPFTRACE_MCP_HTTP_ALLOWED_HOSTS: { default: "", help: "Host names accepted besides loopback names and the public URL's host, comma-separated (other Host headers get 403)" },
+  BPFTRACE_MCP_HTTP_ALLOWED_ORIGINS: { default: "", help: "Origins accepted besides loopback ones and the public URL's, comma-separated (a request with another Origin gets 403)" },
+  BPFTRACE_MCP_HTTP_TRUST_PROXY: { default: "", help: "addresses of a reverse proxy whose X-Forwarded-For/-Proto are believed (loopback, an IP or CIDR list); empty: none" },
+  BPFTRACE_MCP_HTTP_RATE_LIMIT: { default: "20", help: "HTTP requests per second one principal may make (bursts of twice that); more get 429" },
+  BPFTRACE_MCP_HTTP_MAX_SESSIONS: { default: "100", help: "MCP sessions open at once over HTTP; a new one beyond gets 503" },
+  BPFTRACE_MCP_HTTP_SESSION_IDLE_SECONDS: { default: "1800", help: "an HTTP session without requests or open streams for this long is closed (its executions are kept)" },
+  BPFTRACE_MCP_TLS_CERT: { default: "", help: "PEM certificate (chain) to serve HTTPS with, as --tls-cert does; needs BPFTRACE_MCP_TLS_KEY" },
+  BPFTRACE_MCP_TLS_KEY: { default: "", help: "PEM private key for BPFTRACE_MCP_TLS_CERT, as --tls-key does" },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -48,6 +60,24 @@ const int = (name: string, min: number, max: number) =>
     .max(max, `${name} must be at most ${max}`);
 
 const CHILD_ENV_ENTRY = /^BPFTRACE_[A-Z0-9_]+=[^,\0]*$/;
+
+const httpSchema = z.object({
+  /** Where to listen; null: serve stdio. */
+  listen: z.object({ host: z.string(), port: z.number() }).nullable(),
+  publicUrl: z.string().nullable(),
+  tokensFile: z.string(),
+  oauthIssuer: z.string().nullable(),
+  allowedHosts: z.array(z.string()),
+  allowedOrigins: z.array(z.string()),
+  trustProxy: z.string().nullable(),
+  rateLimitPerSecond: int("BPFTRACE_MCP_HTTP_RATE_LIMIT", 1, 100_000),
+  maxSessions: int("BPFTRACE_MCP_HTTP_MAX_SESSIONS", 1, 100_000),
+  sessionIdleMs: int("BPFTRACE_MCP_HTTP_SESSION_IDLE_SECONDS", 10, 7 * 86_400).transform((s) => s * 1000),
+  tlsCert: z.string().nullable(),
+  tlsKey: z.string().nullable(),
+});
+
+export type HttpConfig = z.infer<typeof httpSchema>;
 
 const configSchema = z.object({
   bpftracePath: z.string().min(1),
@@ -78,6 +108,7 @@ const configSchema = z.object({
   maxMessageBytes: int("BPFTRACE_MCP_MAX_MESSAGE_BYTES", 65_536, 2 ** 30),
   childEnv: z.record(z.string(), z.string()),
   ownCgroup: z.enum(["auto", "off"], { error: "BPFTRACE_MCP_OWN_CGROUP must be auto or off" }),
+  http: httpSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -104,6 +135,65 @@ function parseChildEnv(value: string): Record<string, string> {
     entries[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return entries;
+}
+
+/**
+ * `[HOST:]PORT` → where to listen. HOST defaults to 127.0.0.1; an IPv6 address is bracketed
+ * (`[::1]:8080`); port 0 picks a free one.
+ */
+export function parseListenAddress(value: string): { host: string; port: number } {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) throw new ConfigError(`HTTP address '${value}' must be [HOST:]PORT, e.g. 8080, 127.0.0.1:8080 or [::1]:8080`);
+  const host = match[1] ?? "127.0.0.1";
+  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port };
+}
+
+function parsePublicUrl(value: string): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`BPFTRACE_MCP_PUBLIC_URL '${value}' is not a URL`);
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError("BPFTRACE_MCP_PUBLIC_URL must be an http(s) URL without credentials, query or fragment");
+  }
+  return url.href;
+}
+
+function parseIssuer(value: string): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`BPFTRACE_MCP_OAUTH_ISSUER '${value}' is not a URL`);
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) throw new ConfigError("BPFTRACE_MCP_OAUTH_ISSUER must be an https URL (http only on loopback)");
+  if (url.username || url.password || url.search || url.hash) throw new ConfigError("BPFTRACE_MCP_OAUTH_ISSUER must have no credentials, query or fragment");
+  // As the issuer writes it in its tokens: no trailing slash added by URL parsing.
+  return value;
+}
+
+// Express would read "true" (or a hop count) as "believe X-Forwarded-For from anyone": any client
+// could then write the address the audit log records. Only named addresses are accepted.
+function parseTrustProxy(value: string): string | null {
+  if (!value) return null;
+  if (/^(true|false|\d+)$/i.test(value) || value.includes("*")) throw new ConfigError("BPFTRACE_MCP_HTTP_TRUST_PROXY must name the proxy's addresses (loopback, an IP, a CIDR), not a count or true");
+  return value;
+}
+
+function parseOrigin(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.origin === "null") throw new Error("opaque");
+    return url.origin;
+  } catch {
+    throw new ConfigError(`BPFTRACE_MCP_HTTP_ALLOWED_ORIGINS entry '${value}' is not an origin like https://app.example`);
+  }
 }
 
 /** A setting that cannot be used; the message names the variable and the accepted values. */
@@ -148,6 +238,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxMessageBytes: get("BPFTRACE_MCP_MAX_MESSAGE_BYTES"),
     childEnv: parseChildEnv(get("BPFTRACE_MCP_CHILD_ENV")),
     ownCgroup: get("BPFTRACE_MCP_OWN_CGROUP").trim().toLowerCase(),
+    http: {
+      listen: get("BPFTRACE_MCP_HTTP").trim() ? parseListenAddress(get("BPFTRACE_MCP_HTTP").trim()) : null,
+      publicUrl: parsePublicUrl(get("BPFTRACE_MCP_PUBLIC_URL").trim()),
+      tokensFile: get("BPFTRACE_MCP_TOKENS_FILE").trim() || join(env.HOME || homedir(), ".config", "bpftrace-mcp-server", "tokens"),
+      oauthIssuer: parseIssuer(get("BPFTRACE_MCP_OAUTH_ISSUER").trim()),
+      allowedHosts: splitList(get("BPFTRACE_MCP_HTTP_ALLOWED_HOSTS").toLowerCase()),
+      allowedOrigins: splitList(get("BPFTRACE_MCP_HTTP_ALLOWED_ORIGINS")).map((origin) => parseOrigin(origin)),
+      trustProxy: parseTrustProxy(get("BPFTRACE_MCP_HTTP_TRUST_PROXY").trim()),
+      rateLimitPerSecond: get("BPFTRACE_MCP_HTTP_RATE_LIMIT"),
+      maxSessions: get("BPFTRACE_MCP_HTTP_MAX_SESSIONS"),
+      sessionIdleMs: get("BPFTRACE_MCP_HTTP_SESSION_IDLE_SECONDS"),
+      tlsCert: get("BPFTRACE_MCP_TLS_CERT").trim() || null,
+      tlsKey: get("BPFTRACE_MCP_TLS_KEY").trim() || null,
+    },
   });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => issue.message).join("; "));
@@ -158,6 +262,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   if (config.defaultTimeoutSeconds > config.maxTimeoutSeconds) {
     throw new ConfigError("BPFTRACE_MCP_DEFAULT_TIMEOUT must not exceed BPFTRACE_MCP_MAX_TIMEOUT");
+  }
+  if ((config.http.tlsCert === null) !== (config.http.tlsKey === null)) {
+    throw new ConfigError("BPFTRACE_MCP_TLS_CERT and BPFTRACE_MCP_TLS_KEY go together: set both or neither");
   }
   if (config.auditMaxTotalBytes < 2 * config.auditMaxBytes) {
     throw new ConfigError("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES must be at least twice BPFTRACE_MCP_AUDIT_MAX_BYTES (the log and one rotated file)");

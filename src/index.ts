@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadEnvFile } from "./env-file.js";
 import { eraseFromInitialEnviron } from "./initial-environ.js";
 import { createLogger, type Logger } from "./logger.js";
-import { enterOwnCgroup, type OwnCgroup } from "./bpftrace/own-cgroup.js";
+import { enterServerCgroup } from "./bpftrace/own-cgroup.js";
 import { createServer } from "./server.js";
 import { StdioTransport } from "./transports/stdio.js";
 import { PACKAGE } from "./version.js";
@@ -44,17 +44,8 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
   return { config, logger };
 }
 
-/** Moves the server into a cgroup of its own before it spawns anything (see bpftrace/own-cgroup.ts). */
-function ownCgroup(config: Config, logger: Logger): OwnCgroup | null {
-  if (config.ownCgroup === "off") return null;
-  const { cgroup, reason } = enterOwnCgroup();
-  if (cgroup) logger.info({ cgroup: cgroup.path }, "traces exclude this server's own cgroup");
-  else logger.info({ reason }, "no cgroup of its own: traces exclude this server's process tree by its parents");
-  return cgroup;
-}
-
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const cgroup = ownCgroup(config, logger);
+  const cgroup = enterServerCgroup(config.ownCgroup, logger);
   const { server, context, cleanup } = createServer({ config, logger, serverCgroupId: cgroup?.id ?? null });
   // Not the SDK's StdioServerTransport: one line over its 10 MiB buffer closed the session for good.
   const transport = new StdioTransport({
@@ -129,6 +120,31 @@ async function main(): Promise<void> {
     return;
   }
   const { config, logger } = await prepare(options);
+  if (options.command === "token") {
+    const { runTokenCommand } = await import("./commands/token.js");
+    process.exitCode = runTokenCommand(config, options.token, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+    return;
+  }
+  if (options.command === "connect") {
+    const { runConnect, ConnectError } = await import("./commands/connect.js");
+    try {
+      await runConnect(options.connect, logger);
+    } catch (error) {
+      if (error instanceof ConnectError) fail(error.message);
+      throw error;
+    }
+    return;
+  }
+  if (options.command === "serve" && (options.http !== undefined || config.http.listen !== null)) {
+    const { serveHttp, ServeHttpError } = await import("./commands/serve-http.js");
+    try {
+      await serveHttp(config, logger, { http: options.http, tlsCert: options.tlsCert, tlsKey: options.tlsKey });
+    } catch (error) {
+      if (error instanceof ServeHttpError || error instanceof ConfigError) fail(error.message);
+      throw error;
+    }
+    return;
+  }
   if (options.command === "doctor") {
     const { runDoctor } = await import("./doctor/index.js");
     process.exitCode = await runDoctor(config, { json: options.json, write: (text) => process.stdout.write(text) });

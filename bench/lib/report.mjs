@@ -124,6 +124,24 @@ function coldStartRows(cold, verdicts) {
   ];
 }
 
+function httpRows(http, verdicts) {
+  const ms = (summary) => summary.median.toFixed(1);
+  const { stdio, http: over } = http.latency;
+  return [
+    [
+      "7",
+      "HTTP latency, one client (p50 / p99)",
+      `get_result ${ms(over.getResult.p50)} / ${ms(over.getResult.p99)} ms; tools/list ${ms(over.toolsList.p50)} / ${ms(over.toolsList.p99)} ms`,
+      `same server over stdio: ${ms(stdio.getResult.p50)} / ${ms(stdio.getResult.p99)} ms; ${ms(stdio.toolsList.p50)} / ${ms(stdio.toolsList.p99)} ms`,
+      "—",
+      "—",
+      "—",
+    ],
+    ["7", `HTTP ping, ${http.clients} concurrent sessions`, `${spread(http.ping.ours)} req/s`, `${spread(http.ping.reference)} req/s server-everything (Streamable HTTP)`, `${spread(http.ping.ratio, 2)}×`, TARGETS.http, verdictText(verdicts.http)],
+    ["7", `HTTP tool call, ${http.clients} concurrent sessions`, `${spread(http.tool.ours)} req/s get_result`, `${spread(http.tool.reference)} req/s echo, server-everything`, `${spread(http.tool.ratio, 2)}×`, TARGETS.http, verdictText(verdicts.http)],
+  ];
+}
+
 function signed(value) {
   return `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(1)}`;
 }
@@ -138,6 +156,7 @@ export function renderTable(results) {
     ...(results.probeSearch ? probeRows(results.probeSearch, verdicts) : []),
     ...(results.memory ? memoryRows(results.memory, verdicts) : []),
     ...(results.coldStart ? coldStartRows(results.coldStart, verdicts) : []),
+    ...(results.http ? httpRows(results.http, verdicts) : []),
   ];
   const header = ["#", "Figure", "Server (median (min–max))", "Baseline, same run", "Ratio", "Target", "Verdict"];
   const line = (cells) => `| ${cells.join(" | ")} |`;

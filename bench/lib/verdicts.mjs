@@ -11,6 +11,7 @@ export const TARGETS = {
   probeSearchWarm: "warm < 5 ms at 100k",
   memory: "< 120 MB; flat",
   coldStart: "≤ 1.00× reference",
+  http: "≥ 1.00× reference req/s",
 };
 
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
@@ -20,6 +21,7 @@ export const FAR_OFF = {
   responsiveness: "p99 > 100 ms in most windows and > 5× a bystander process's p99 delay",
   memory: "RSS > 200 MB",
   coldStart: "> 2× reference",
+  http: "< 0.50× reference req/s",
 };
 
 // A leak shows as growth of the used heap from the 50th execution on, or of the RSS outside V8's
@@ -87,6 +89,7 @@ export function judgeTargets(results) {
   const memory = results.memory;
   if (memory) verdicts.memory = memory.withFullRings.rssMb < 120 && memory.churn.afterAll.rssMb < 120 && isFlat(memory.churn);
   if (results.coldStart) verdicts.coldStart = results.coldStart.ratio.median <= 1.0;
+  if (results.http) verdicts.http = results.http.ping.ratio.median >= 1.0 && results.http.tool.ratio.median >= 1.0;
   return verdicts;
 }
 
@@ -111,6 +114,9 @@ export function farOff(results) {
   if (memory) {
     const peak = Math.max(memory.idle.rssMb, memory.withFullRings.rssMb, memory.churn.afterAll.rssMb);
     if (peak > 200) problems.push(`memory: RSS ${peak.toFixed(0)} MB (> 200 MB)`);
+  }
+  for (const [name, entry] of Object.entries(results.http ? { ping: results.http.ping, "tool call": results.http.tool } : {})) {
+    if (entry.ratio.median < 0.5) problems.push(`HTTP ${name}: ${entry.ours.median.toFixed(0)} req/s, ${entry.ratio.median.toFixed(2)}× the reference's ${entry.reference.median.toFixed(0)}`);
   }
   const cold = results.coldStart;
   if (cold && cold.subjectMs.median > 2 * cold.baselineMs.median) {

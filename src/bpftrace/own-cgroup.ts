@@ -7,6 +7,7 @@
 
 import { readdirSync, readFileSync, rmdirSync, statSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "../logger.js";
 
 const LEAF_PREFIX = "bpftrace-mcp-server-";
 
@@ -128,4 +129,13 @@ function tryRmdir(path: string): void {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What a serving process does first (stdio and HTTP alike): its own cgroup per BPFTRACE_MCP_OWN_CGROUP, logged either way. */
+export function enterServerCgroup(setting: "auto" | "off", logger: Logger): OwnCgroup | null {
+  if (setting === "off") return null;
+  const { cgroup, reason } = enterOwnCgroup();
+  if (cgroup) logger.info({ cgroup: cgroup.path }, "traces exclude this server's own cgroup");
+  else logger.info({ reason }, "no cgroup of its own: traces exclude this server's process tree by its parents");
+  return cgroup;
 }
