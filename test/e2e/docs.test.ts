@@ -7,7 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { parse, type ParseError } from "jsonc-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkBenchArgs, checkRemoteEntry, checkSudoers, claudeHelp, explain, inHome, newPlace, optionsIn, ourArgs, provide, run, startAsClient, type Place } from "../helpers/doc-checks.js";
+import { checkBenchArgs, checkConnect, checkHttpServe, checkRemoteEntry, checkSudoers, claudeHelp, explain, inHome, newPlace, optionsIn, ourArgs, provide, run, startAsClient, type Place } from "../helpers/doc-checks.js";
 import { extractSnippets, logicalLines, splitShell, type Snippet } from "../helpers/doc-snippets.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { SERVER_ENTRY } from "../helpers/server-process.js";
@@ -21,18 +21,16 @@ const DOCS = ["README.md", "setup/SETUP.md", "SECURITY.md", "bench/README.md"];
 const PACKAGE = "bpftrace-mcp-server";
 const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string; scripts: Record<string, string> };
 
-/** True once this build has the stdio bridge (`connect`), which the HTTP branch adds. */
-const hasConnect = (): boolean => spawnSync(process.execPath, [SERVER_ENTRY, "connect", "--help"], { encoding: "utf8" }).status === 0;
-
 /**
  * Commands that cannot run here, each with why; they are still parsed by bash -n. An entry that
  * matches nothing fails, and so does one whose `until` has come true: then the command can run.
  */
 const SKIPS: { match: RegExp; why: string; until?: () => boolean }[] = [
-  { match: /^connect https?:\/\//, why: "the stdio bridge `connect` comes with serve --http (another branch); setup's tests check the entry's shape", until: hasConnect },
   { match: /^sudo mount /, why: "mounts tracefs or debugfs on this host (.ci/run mounts tracefs for real)" },
   { match: /^echo .* \| sudo tee /, why: "writes /etc/fstab or /etc/sudoers.d on this host" },
   { match: /^sudo (useradd|chmod 0440|visudo)/, why: "creates a system user or changes sudoers on this host (.ci/sudo-e2e.sh does this with a throwaway user)" },
+  { match: /^sudo install (-d -o|-m 0644 setup\/bpftrace-mcp-server\.service)/, why: "installs into /etc on this host, owned by a system user it would have to create" },
+  { match: /^sudo systemctl /, why: "starts a system service on this host (the unit's own settings are checked by test/unit/systemd-unit.test.ts)" },
   { match: /^cd your\/project$/, why: "a placeholder for the reader's own project folder (the next lines run in a throwaway project)" },
   { match: /^npm (ci|install)$/, why: "installs packages; CI runs npm ci itself" },
   { match: /^npx -y \.\/bpftrace-mcp-server-[\d.]+\.tgz$/, why: "test/package/pack-and-run.mjs runs exactly this in CI (its version is checked below)" },
@@ -64,7 +62,8 @@ async function runOurs(words: string[], place: Place): Promise<void> {
     if (args[index - 1] === "--token-file") provide(word, "tok_docs_test\n", place);
   });
   const [sub] = args;
-  if (sub === "connect" && skipFor(args.join(" "))) return;
+  if (sub === "connect") return checkConnect(args, place);
+  if (sub === "serve" && args.includes("--http")) return checkHttpServe(args, place);
   if (sub === undefined || sub === "serve" || sub.startsWith("--env")) {
     await startAsClient(process.execPath, [SERVER_ENTRY, ...args], {}, place);
     return;
@@ -77,10 +76,15 @@ async function runOurs(words: string[], place: Place): Promise<void> {
 
 /** Checks one command of a shell line; returns false when the whole line must run in a shell instead. */
 async function checkCommand(words: string[], place: Place): Promise<boolean> {
-  // Leading VAR=value settings and sudo change where it runs, not what it is.
+  // Leading VAR=value settings, sudo (-u USER) and env change where it runs, not what it is.
   let start = 0;
-  while (start < words.length && /^[A-Za-z_]\w*=/.test(words[start] ?? "")) start += 1;
-  if (words[start] === "sudo") start += 1;
+  const settings = (): void => {
+    while (start < words.length && /^[A-Za-z_]\w*=/.test(words[start] ?? "")) start += 1;
+  };
+  settings();
+  if (words[start] === "sudo") start += words[start + 1] === "-u" ? 3 : 1;
+  if (words[start] === "env") start += 1;
+  settings();
   const plain = words.slice(start);
   const [program, ...rest] = plain;
   const ours = ourArgs(plain);
@@ -143,6 +147,8 @@ function skipFor(text: string): boolean {
 async function checkShellLine(line: string, place: Place, audit: () => { folder: string; home: string }): Promise<void> {
   if (skipFor(line.replace(/\s+#\s.*$/, "").trim())) return;
   const commands = splitShell(line);
+  // A comment line.
+  if (commands.length === 0) return;
   if (commands.every((command) => HOME_SAFE.test(command.words[0] ?? "") && command.words.slice(1).every((word) => !word.startsWith("/") || word === "/dev/null"))) {
     const result = spawnSync("bash", ["-euc", line], { cwd: place.home, env: place.env, encoding: "utf8" });
     expect(result.status, explain(result)).toBe(0);
@@ -180,7 +186,7 @@ async function checkServerEntry(name: string, entry: Record<string, unknown>, pl
   args.forEach((arg, index) => ["--env", "--env-file"].includes(args[index - 1] ?? "") && provide(arg, "LOG_LEVEL=warn\n", place));
   const server = ourArgs([command, ...args]);
   expect(server, `${name} runs this server`).not.toBeNull();
-  if (server?.[0] === "connect" && skipFor(server.join(" "))) return;
+  if (server?.[0] === "connect") return checkConnect(server, place);
   await startAsClient(command === "node" ? process.execPath : command, args, env, place);
 }
 

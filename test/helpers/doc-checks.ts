@@ -1,5 +1,6 @@
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,5 +133,86 @@ export function checkRemoteEntry(name: string, entry: Record<string, unknown>, r
     const helper = spawnSync("sh", ["-c", entry.headersHelper.replaceAll(/\/home\/(you|me)\//g, `${place.home}/`)], { env: place.env, encoding: "utf8" });
     expect(helper.status, explain(helper)).toBe(0);
     expect(JSON.parse(helper.stdout), `${name}: headersHelper`).toEqual({ Authorization: "Bearer tok_docs_test" });
+  }
+}
+
+const SERVER = join(REPO, "dist", "index.js");
+
+/** A loopback port nobody listens on (the docs' 8080 may be taken here). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface LocalHttp {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** Starts `serve --http` (with `args`, its address moved to a free loopback port) in `place`, and waits until it listens. */
+export async function startHttpServe(args: string[], place: Place): Promise<LocalHttp> {
+  const port = await freePort();
+  const moved = args.map((word, index) => (args[index - 1] === "--http" ? `127.0.0.1:${port}` : word));
+  const child = spawn(process.execPath, [SERVER, ...moved], { cwd: place.project, env: place.env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  // The docs' places log at warn: readiness is the port answering.
+  const answers = async (): Promise<boolean> => {
+    try {
+      await fetch(`http://127.0.0.1:${port}/mcp`, { method: "GET" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let listening = false;
+  for (let tries = 0; tries < 300 && !gone && !listening; tries += 1) {
+    listening = await answers();
+    if (!listening) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const stop = async (): Promise<void> => {
+    child.kill("SIGTERM");
+    await exited;
+  };
+  if (!listening) {
+    await stop();
+    throw new Error(`\`${moved.join(" ")}\` did not start listening:\n${stderr.slice(0, 1500)}`);
+  }
+  return { url: `http://127.0.0.1:${port}/mcp`, stop };
+}
+
+/** `serve --http …` as the docs write it: it listens, and refuses a request without a token with 401 (Bearer). */
+export async function checkHttpServe(args: string[], place: Place): Promise<void> {
+  const server = await startHttpServe(args, place);
+  try {
+    const response = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate") ?? "").toMatch(/^Bearer /);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** `connect URL --token-file FILE`: bridged to a real local `serve --http` holding a token made by `token add`, which FILE then holds. */
+export async function checkConnect(connectArgs: string[], place: Place): Promise<void> {
+  const added = run(process.execPath, [SERVER, "token", "add", `docs-${Date.now()}`, "--scopes", "bpftrace:read"], place);
+  expect(added.status, explain(added)).toBe(0);
+  const tokenFileAt = connectArgs.indexOf("--token-file") + 1;
+  expect(tokenFileAt, "connect names its --token-file").toBeGreaterThan(0);
+  const tokenFile = inHome(connectArgs[tokenFileAt] ?? "", place);
+  mkdirSync(dirname(tokenFile), { recursive: true });
+  writeFileSync(tokenFile, added.stdout.trim(), { mode: 0o600 });
+  const server = await startHttpServe(["serve", "--http", "127.0.0.1:0"], place);
+  try {
+    const args = connectArgs.map((word, index) => (index === 1 ? server.url : index === tokenFileAt ? tokenFile : word));
+    await startAsClient(process.execPath, [SERVER, ...args], {}, place);
+  } finally {
+    await server.stop();
   }
 }
