@@ -59,7 +59,8 @@ for (const mode of ["auto", "off"] as const) {
       const marker = newMarker(`exclusion-${mode}`);
       const report = await spyAround(
         server,
-        `tracepoint:syscalls:sys_enter_write /pid == ${server.pid} || pid == ${control.pid} || comm == "sudo" || comm == "timeout" || comm == "bpftrace"/ { $a = (uint64)args->buf; ${strWindows("W", "$a", "args->count")} }`,
+        // Any bpftrace's writes only when they start like the marker: other traces on the machine would flood the spy.
+        `tracepoint:syscalls:sys_enter_write /pid == ${server.pid} || pid == ${control.pid} || comm == "sudo" || comm == "timeout" || (comm == "bpftrace" && strncmp(str(args->buf), "exclusion-", 10) == 0)/ { $a = (uint64)args->buf; ${strWindows("W", "$a", "args->count")} }`,
         control.control,
         async () => {
           const started = await callAnyway(server, "exec_program", { program: `// ${marker}\nBEGIN { printf("${marker}\\n"); exit(); }`, timeout: 5 });
