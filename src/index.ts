@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadEnvFile } from "./env-file.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createServer } from "./server.js";
+import { SqliteStore } from "./storage/sqlite-store.js";
 import { StdioTransport } from "./transports/stdio.js";
 import { PACKAGE } from "./version.js";
 
@@ -40,7 +41,9 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const { server, context, cleanup } = createServer({ config, logger });
+  // Opens on its own thread: the client's initialize is not kept waiting for the file.
+  const store = config.stateDir === null ? undefined : SqliteStore.open(config, logger);
+  const { server, context, cleanup } = createServer({ config, logger, ...(store ? { store } : {}) });
   // Not the SDK's StdioServerTransport: one line over its 10 MiB buffer closed the session for good.
   const transport = new StdioTransport({
     maxMessageBytes: config.maxMessageBytes,
@@ -75,7 +78,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on("uncaughtException", (error) => logger.error({ err: { message: error.message, stack: error.stack } }, "uncaught exception"));
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   await server.connect(transport);
-  logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off" }, "serving MCP on stdio");
+  logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off", store: store?.file ?? "off" }, "serving MCP on stdio");
   // Check bpftrace and privileges once the client has finished the handshake: off the first tool
   // call's path, but not in the way of the `initialize` answer (at most one sudo attempt, as on first
   // use; a failure is reported again, with its fix, by every tool that needs bpftrace).

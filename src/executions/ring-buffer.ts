@@ -333,6 +333,24 @@ export class OutputRing {
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
   }
 
+  /** Calls `visit` with each kept line in [from, to) as a byte range of the buffer holding it, decoding nothing (the store copies them). */
+  visitLines(from: number, to: number, visit: (bytes: Buffer, start: number, end: number, stderr: boolean) => void): void {
+    const end = Math.min(to, this.total);
+    for (let index = Math.max(from, this.head); index < end; index += 1) {
+      const slot = index % this.capacityLines;
+      const chunk = this.chunkBuffers[this.chunkOf[slot]! % this.capacityLines];
+      if (chunk) visit(chunk, this.starts[slot]!, this.ends[slot]!, this.streams[slot] === 1);
+    }
+  }
+
+  /** Makes an empty ring begin at absolute line `index`, as a stored run's ring did (restored from the store). */
+  startAt(index: number, evictedForBudget: boolean): void {
+    if (this.total !== 0) throw new Error("startAt needs an empty ring");
+    this.head = index;
+    this.total = index;
+    this.droppedForBudget = evictedForBudget;
+  }
+
   private lineAt(index: number): OutputLine {
     const slot = index % this.capacityLines;
     const chunk = this.chunkBuffers[this.chunkOf[slot]! % this.capacityLines];
