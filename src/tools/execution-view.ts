@@ -3,6 +3,9 @@ import type { Execution } from "../executions/execution.js";
 import { EXECUTION_ID_PATTERN } from "../executions/registry.js";
 import type { ExecutionRecord, ExecutionStore } from "../executions/store.js";
 
+/** An execution id without a description, where the tool's own description says what it is. */
+export const bareExecutionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, "an execution_id looks like 'ex-' followed by 12 hex digits");
+
 /** The execution_id argument shared by the tools that take one. */
 export const executionIdSchema = z
   .string()
@@ -12,7 +15,7 @@ export const executionIdSchema = z
 /** Facts about an execution that every tool reporting one shares. */
 export const executionSummarySchema = {
   execution_id: z.string(),
-  status: z.enum(["running", "completed", "timed_out", "stopped", "failed", "interrupted"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline; interrupted: its server was killed"),
+  status: z.enum(["running", "completed", "timed_out", "stopped", "failed", "interrupted"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline"),
   started_at: z.string().describe("ISO time the trace was started"),
   duration_ms: z.number(),
   timeout_seconds: z.number(),
@@ -23,8 +26,10 @@ export const executionSummarySchema = {
   lines_total: z.number().describe("output lines produced so far (stdout and stderr)"),
   lines_dropped: z.number().describe("oldest lines evicted from the ring buffer"),
   output_evicted: z.boolean().describe("output was dropped to stay within the server's memory budget"),
-  stored: z.boolean().describe("read from disk: run by an earlier or another server process"),
 };
+
+/** Read from disk: run by an earlier or another server process (get_result and list_executions say it). */
+export const storedSchema = { stored: z.boolean() };
 
 export type ExecutionSummary = {
   execution_id: string;
@@ -39,7 +44,7 @@ export type ExecutionSummary = {
   lines_total: number;
   lines_dropped: number;
   output_evicted: boolean;
-  stored: boolean;
+  stored?: boolean;
 };
 
 export function summarize(execution: Execution, now: number): ExecutionSummary {
@@ -56,7 +61,6 @@ export function summarize(execution: Execution, now: number): ExecutionSummary {
     lines_total: execution.ring.linesTotal,
     lines_dropped: execution.ring.linesDropped,
     output_evicted: execution.outputEvicted,
-    stored: execution.stored,
   };
 }
 

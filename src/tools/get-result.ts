@@ -2,7 +2,7 @@ import { z } from "zod";
 import { toolResult } from "../errors.js";
 import type { Execution } from "../executions/execution.js";
 import { runTool, type ToolRegistrar } from "./context.js";
-import { describeExecution, executionIdSchema, executionSummarySchema, executionWarnings, summarize } from "./execution-view.js";
+import { describeExecution, executionIdSchema, executionSummarySchema, executionWarnings, storedSchema, summarize } from "./execution-view.js";
 
 const MAX_LIMIT = 10_000;
 const MAX_WAIT_SECONDS = 30;
@@ -28,6 +28,7 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
       },
       outputSchema: {
         ...executionSummarySchema,
+        ...storedSchema,
         offset: z.number().describe("absolute index of the first returned line"),
         lines: z.array(z.object({ stream: z.enum(["stdout", "stderr"]), text: z.string() })),
         next_offset: z.number().describe("pass as offset to read on"),
@@ -57,7 +58,7 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
         if (wait_seconds > 0 && !execution.stored) await execution.waitForOutput(offset, wait_seconds * 1000);
         const slice = execution.ring.read(offset, limit);
         const nextOffset = slice.firstIndex + slice.lines.length;
-        const summary = summarize(execution, context.now());
+        const summary = { ...summarize(execution, context.now()), stored: execution.stored };
         const structured = {
           ...summary,
           offset: slice.firstIndex,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { toolResult } from "../errors.js";
 import { runTool, type ToolRegistrar } from "./context.js";
-import { describeExecution, executionSummarySchema, summarize, summarizeRecord } from "./execution-view.js";
+import { describeExecution, executionSummarySchema, storedSchema, summarize, summarizeRecord } from "./execution-view.js";
 
 const PROGRAM_PREVIEW_CHARS = 200;
 const DEFAULT_LIMIT = 20;
@@ -13,13 +13,13 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
     "list_executions",
     {
       title: "List executions",
-      description: "Executions this server knows (running, finished, and stored by earlier server processes), newest first, with status and a preview of each program.",
+      description: `Executions (running, finished, stored by earlier servers), newest first, ${DEFAULT_LIMIT} a page, with status and a program preview.`,
       inputSchema: {
-        offset: z.number().int().min(0).optional().describe("skip this many; default 0"),
-        limit: z.number().int().min(1).max(MAX_LIMIT).optional().describe(`default ${DEFAULT_LIMIT}`),
+        offset: z.number().min(0).optional(),
+        limit: z.number().min(1).max(MAX_LIMIT).optional(),
       },
       outputSchema: {
-        executions: z.array(z.object({ ...executionSummarySchema, program: z.string().describe("the program, cut to 200 characters") })),
+        executions: z.array(z.object({ ...executionSummarySchema, ...storedSchema, program: z.string().describe("the program, cut to 200 characters") })),
         running: z.number(),
         max_concurrent: z.number(),
         total: z.number(),
@@ -27,13 +27,15 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ offset = 0, limit = DEFAULT_LIMIT }, extra) =>
+    async ({ offset: offsetArgument = 0, limit: limitArgument = DEFAULT_LIMIT }, extra) =>
       runTool(context, "list_executions", extra, async (principal) => {
         const now = context.now();
         const { registry } = context;
+        const offset = Math.floor(offsetArgument);
+        const limit = Math.floor(limitArgument);
         const page = await registry.page(principal, offset, limit);
         const executions = page.entries.map((entry) => {
-          const summary = "live" in entry ? summarize(entry.live, now) : summarizeRecord(entry.stored, now);
+          const summary = "live" in entry ? { ...summarize(entry.live, now), stored: entry.live.stored } : summarizeRecord(entry.stored, now);
           const program = "live" in entry ? entry.live.program : entry.stored.program;
           return { ...summary, program: program.length > PROGRAM_PREVIEW_CHARS ? `${program.slice(0, PROGRAM_PREVIEW_CHARS)}…` : program };
         });

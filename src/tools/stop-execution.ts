@@ -10,7 +10,7 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
     {
       title: "Stop a running trace",
       description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
-      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("also delete it and its stored output (your own only)") },
+      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("also delete it and its output (own runs only)") },
       outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -23,7 +23,7 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
         const execution = forget ? await registry.forget(execution_id, principal) : found.stored ? found : await registry.stop(execution_id, principal);
         const summary = summarize(execution, context.now());
         const state = wasRunning ? "Stopped" : found.stored && !found.finished ? "Running in another server process (not stopped)" : "Already ended";
-        const text = forget ? `${wasRunning ? "Stopped and forgot" : "Forgot"}: ${describeExecution(summary)}.` : `${state}: ${describeExecution(summary)}. Read its output with get_result.`;
+        const text = forget ? `${wasRunning ? "Stopped and forgot" : "Forgot"}: ${describeExecution({ ...summary, stored: execution.stored })}.` : `${state}: ${describeExecution({ ...summary, stored: execution.stored })}. Read its output with get_result.`;
         return toolResult(text, { ...summary, was_running: wasRunning });
       }),
   );
