@@ -10,6 +10,7 @@ import { bareExecutionIdSchema } from "./execution-view.js";
 // A run answers within the minute an MCP client waits; runs still going then are listed, to compare later.
 const RUN_WAIT_MS = 50_000;
 const PREVIEW_CHARS = 60;
+const MAX_NOTE_CHARS = 1_000;
 
 /** sessions: save a set of runs under a name, list them, run one again and compare, export and import. */
 export const registerSessionsTool: ToolRegistrar = (server, context) => {
@@ -19,12 +20,12 @@ export const registerSessionsTool: ToolRegistrar = (server, context) => {
     {
       title: "Saved sessions",
       description:
-        "Saved runs. save: name, execution_ids, note; list; run: name (rerun, compare with last); delete; export: name (to <state dir>/sessions/); import: file from there.",
+        "save: name, execution_ids, note; list; run: name (rerun, compare with last); delete; export: name (to <state dir>/sessions/); import: file from there.",
       inputSchema: {
         action: z.enum(["save", "list", "run", "delete", "export", "import"]),
         name: z.string().optional(),
         execution_ids: z.array(bareExecutionIdSchema).max(32).optional(),
-        note: z.string().max(1000).optional(),
+        note: z.string().optional(),
         file: z.string().optional(),
       },
       outputSchema: z.looseObject({}),
@@ -39,7 +40,7 @@ export const registerSessionsTool: ToolRegistrar = (server, context) => {
         switch (action) {
           case "save": {
             if (!execution_ids) throw new BpftraceMcpError("INVALID_ARGUMENT", "action=save needs execution_ids.", { hint: "Pass the ids of the runs to keep (list_executions shows them)." });
-            const session = await sessions.save(principal, needName(), execution_ids, note ?? null);
+            const session = await sessions.save(principal, needName(), execution_ids, note === undefined ? null : note.slice(0, MAX_NOTE_CHARS));
             return toolResult(`Saved session ${session.name}: ${session.items.length} program(s). Run it again later with action=run.`, { action, session: sessionView(session) });
           }
           case "list": {
