@@ -3,7 +3,6 @@ import { toolResult } from "../errors.js";
 import type { Execution } from "../executions/execution.js";
 import { compareMaps, renderComparison, type Comparison } from "../sessions/compare.js";
 import { runTool, type ToolRegistrar } from "./context.js";
-import { bareExecutionIdSchema } from "./execution-view.js";
 
 /** The comparison of two runs as the tools hand it out (compare_executions, sessions run). */
 export function comparisonOf(before: Execution, after: Execution): Comparison & { before: string; after: string; same_program: boolean } {
@@ -25,8 +24,9 @@ export const registerCompareExecutionsTool: ToolRegistrar = (server, context) =>
     "compare_executions",
     {
       title: "Compare two runs",
-      description: "Compare two runs' maps: keys appeared/gone, largest changes, hist count and p50/p90/p99 shifts.",
-      inputSchema: { before: bareExecutionIdSchema, after: bareExecutionIdSchema },
+      description: "Compare two runs' maps: keys appeared/gone, largest changes, hist count/p50/p90/p99 shifts.",
+      // Ids are checked by the lookup (an invalid one is UNKNOWN_EXECUTION): a pattern here would cost every turn.
+      inputSchema: { before: z.string().describe("earlier run"), after: z.string().describe("later run") },
       outputSchema: z.looseObject({}),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },

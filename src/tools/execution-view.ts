@@ -3,9 +3,6 @@ import type { Execution } from "../executions/execution.js";
 import { EXECUTION_ID_PATTERN } from "../executions/registry.js";
 import type { ExecutionRecord, ExecutionStore } from "../executions/store.js";
 
-/** An execution id without a description, where the tool's own description says what it is. */
-export const bareExecutionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, "an execution_id looks like 'ex-' followed by 12 hex digits");
-
 /** The execution_id argument shared by the tools that take one. */
 export const executionIdSchema = z
   .string()

@@ -13,17 +13,16 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
     "list_executions",
     {
       title: "List executions",
-      description: `Executions (running, finished, stored by earlier servers), newest first, ${DEFAULT_LIMIT} a page, with status and a program preview.`,
+      description: `Executions (running, finished, stored by earlier servers), newest first, with status and a program preview.`,
       inputSchema: {
-        offset: z.number().min(0).optional(),
-        limit: z.number().min(1).max(MAX_LIMIT).optional(),
+        offset: z.number().min(0).optional().describe("skip"),
+        limit: z.number().min(1).max(MAX_LIMIT).optional().describe(`page size, ${DEFAULT_LIMIT}`),
       },
       outputSchema: {
         executions: z.array(z.object({ ...executionSummarySchema, ...storedSchema, program: z.string().describe("the program, cut to 200 characters") })),
         running: z.number(),
         max_concurrent: z.number(),
         total: z.number(),
-        warnings: z.array(z.string()),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -52,7 +51,8 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
                 ...(shown < page.total ? [`More: call again with offset ${shown}.`] : []),
               ].join("\n");
         const withWarnings = [text, ...warnings.map((warning) => `Warning: ${warning}`)].join("\n");
-        return toolResult(withWarnings, { executions, running, max_concurrent: context.config.maxConcurrent, total: page.total, warnings });
+        // The store's warnings are in the text only: a field would cost every turn's tools/list.
+        return toolResult(withWarnings, { executions, running, max_concurrent: context.config.maxConcurrent, total: page.total });
       }),
   );
 };

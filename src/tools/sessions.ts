@@ -5,12 +5,12 @@ import type { SavedSession } from "../executions/store.js";
 import { Sessions } from "../sessions/sessions.js";
 import { comparisonOf, comparisonText } from "./compare-executions.js";
 import { runTool, type ToolRegistrar } from "./context.js";
-import { bareExecutionIdSchema } from "./execution-view.js";
 
 // A run answers within the minute an MCP client waits; runs still going then are listed, to compare later.
 const RUN_WAIT_MS = 50_000;
 const PREVIEW_CHARS = 60;
 const MAX_NOTE_CHARS = 1_000;
+const MAX_ITEMS = 32;
 
 /** sessions: save a set of runs under a name, list them, run one again and compare, export and import. */
 export const registerSessionsTool: ToolRegistrar = (server, context) => {
@@ -20,13 +20,13 @@ export const registerSessionsTool: ToolRegistrar = (server, context) => {
     {
       title: "Saved sessions",
       description:
-        "save: name, execution_ids, note; list; run: name (rerun, compare with last); delete; export: name (to <state dir>/sessions/); import: file from there.",
+        "Saved run sets. run: rerun all, compare with last. export/import: <state dir>/sessions/<name>.json",
       inputSchema: {
-        action: z.enum(["save", "list", "run", "delete", "export", "import"]),
-        name: z.string().optional(),
-        execution_ids: z.array(bareExecutionIdSchema).max(32).optional(),
-        note: z.string().optional(),
-        file: z.string().optional(),
+        action: z.enum(["save", "list", "run", "delete", "export", "import"]).describe("what to do"),
+        name: z.string().optional().describe("session name"),
+        execution_ids: z.array(z.string()).optional().describe("save: runs to keep"),
+        note: z.string().optional().describe("save: a note"),
+        file: z.string().optional().describe("import: file name"),
       },
       outputSchema: z.looseObject({}),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -39,7 +39,7 @@ export const registerSessionsTool: ToolRegistrar = (server, context) => {
         };
         switch (action) {
           case "save": {
-            if (!execution_ids) throw new BpftraceMcpError("INVALID_ARGUMENT", "action=save needs execution_ids.", { hint: "Pass the ids of the runs to keep (list_executions shows them)." });
+            if (!execution_ids || execution_ids.length === 0 || execution_ids.length > MAX_ITEMS) throw new BpftraceMcpError("INVALID_ARGUMENT", `action=save needs 1-${MAX_ITEMS} execution_ids.`, { hint: "Pass the ids of the runs to keep (list_executions shows them)." });
             const session = await sessions.save(principal, needName(), execution_ids, note === undefined ? null : note.slice(0, MAX_NOTE_CHARS));
             return toolResult(`Saved session ${session.name}: ${session.items.length} program(s). Run it again later with action=run.`, { action, session: sessionView(session) });
           }

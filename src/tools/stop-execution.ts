@@ -10,7 +10,7 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
     {
       title: "Stop a running trace",
       description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
-      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("also delete it (own runs only)") },
+      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("delete it too (own runs only)") },
       outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
