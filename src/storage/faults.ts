@@ -14,7 +14,7 @@ export function classify(error: unknown): StoreFault {
   if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") return { kind: "full", message: described };
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return { kind: "busy", message: described };
   if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") return { kind: "corrupt", message: described };
-  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" || code === "EROFS" || code === "EACCES" || code === "EPERM" || code === "ENOTDIR" || code === "EEXIST") {
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" || code === "EROFS" || code === "EACCES" || code === "EPERM" || code === "ENOTDIR" || code === "EEXIST" || code === "ENOENT") {
     // An I/O error while the disk is full is the disk being full.
     if (/SQLITE_IOERR/.test(code) && /full|space/i.test(message)) return { kind: "full", message: described };
     return { kind: "unwritable", message: described };
