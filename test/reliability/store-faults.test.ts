@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { startServer, type RunningServer } from "../helpers/server-process.js";
-import { integrityOf, logEntries, ok, start, waitForEnd, type Page } from "../helpers/store-client.js";
+import { integrityOf, logEntries, ok, waitForEnd, type Page } from "../helpers/store-client.js";
 
 const WRITE_FAILED = "execution store write failed: results are kept in memory";
 const WRITABLE_AGAIN = "execution store writable again";
