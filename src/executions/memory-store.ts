@@ -14,13 +14,14 @@ export class MemoryStore implements ExecutionStore {
 
   ended(): void {}
 
-  list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[] }): Promise<StoredPage> {
+  list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[]; present?: readonly string[] }): Promise<StoredPage> {
     const excluded = new Set(page.exclude);
     const records = [...this.imported.values()]
       .map((stored) => stored.record)
       .filter((record) => (ownerId === null || record.ownerId === ownerId) && !excluded.has(record.id))
       .sort((a, b) => b.startedAt - a.startedAt);
-    return Promise.resolve({ total: records.length, records: records.slice(page.offset, page.offset + page.limit) });
+    const present = (page.present ?? []).filter((id) => this.imported.has(id));
+    return Promise.resolve({ total: records.length, records: records.slice(page.offset, page.offset + page.limit), present });
   }
 
   load(id: string): Promise<StoredExecution | null> {

@@ -49,6 +49,8 @@ export interface StoredExecution {
 export interface StoredPage {
   total: number;
   records: ExecutionRecord[];
+  /** Which of the ids asked about (`present` in the query) are stored for this owner. */
+  present?: string[];
 }
 
 /** One program of a saved session, with the run of it the session last kept. */
@@ -83,8 +85,8 @@ export interface ExecutionStore {
   track(execution: Execution): void;
   /** `execution` has ended: its final state is written soon, without waiting for the next batch. */
   ended(execution: Execution): void;
-  /** Stored executions of `ownerId` (every owner's when null), newest first, leaving out `exclude`. */
-  list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[] }): Promise<StoredPage>;
+  /** Stored executions of `ownerId` (every owner's when null), newest first, leaving out `exclude`; says which of `present` are stored. */
+  list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[]; present?: readonly string[] }): Promise<StoredPage>;
   /** One stored execution with its output, or null. */
   load(id: string): Promise<StoredExecution | null>;
   /** Deletes a stored execution and its output. */

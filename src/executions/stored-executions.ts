@@ -43,7 +43,19 @@ export class StoredExecutions {
   async page(principal: Principal, live: readonly Execution[], offset: number, limit: number): Promise<{ total: number; entries: ListedExecution[] }> {
     // An admin sees every owner's, as mayAccess says.
     const ownerId = hasScope(principal, "bpftrace:admin") ? null : principal.id;
-    const stored = await this.store.list(ownerId, { offset: 0, limit: offset + limit, exclude: live.map((execution) => execution.id) });
+    const liveIds = live.map((execution) => execution.id);
+    // Usually every live run is stored too: the store's page is the page, with live runs read from memory.
+    const direct = await this.store.list(ownerId, { offset, limit, exclude: [], present: liveIds });
+    if (direct.present?.length === liveIds.length) {
+      const byId = new Map(live.map((execution) => [execution.id, execution]));
+      const entries = direct.records.map((record): ListedExecution => {
+        const execution = byId.get(record.id);
+        return execution ? { live: execution } : { stored: record };
+      });
+      return { total: direct.total, entries };
+    }
+    // Some live runs are not stored (the store is off or failing): merge the two lists.
+    const stored = await this.store.list(ownerId, { offset: 0, limit: offset + limit, exclude: liveIds });
     const merged: ListedExecution[] = [...live.map((execution) => ({ live: execution })), ...stored.records.map((record) => ({ stored: record }))];
     merged.sort((a, b) => startOf(b) - startOf(a));
     return { total: live.length + stored.total, entries: merged.slice(offset, offset + limit) };

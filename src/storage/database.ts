@@ -113,7 +113,7 @@ export class StoreDatabase {
         this.flush(db, request.entries);
         return null;
       case "list":
-        return this.list(db, request.ownerId, request.offset, request.limit, request.exclude);
+        return this.list(db, request.ownerId, request.offset, request.limit, request.exclude, request.present);
       case "load":
         return this.load(db, request.id);
       case "forget":
@@ -245,18 +245,20 @@ export class StoreDatabase {
     })();
   }
 
-  private list(db: Database.Database, ownerId: string | null, offset: number, limit: number, exclude: string[]): StoredPage {
+  private list(db: Database.Database, ownerId: string | null, offset: number, limit: number, exclude: string[], present: string[]): StoredPage {
     const owner = ownerId === null ? "1" : "owner_id = @owner";
-    const where = `${owner} AND id NOT IN (SELECT value FROM json_each(@exclude))`;
+    const where = exclude.length === 0 ? owner : `${owner} AND id NOT IN (SELECT value FROM json_each(@exclude))`;
     const parameters = { owner: ownerId, exclude: JSON.stringify(exclude), limit, offset };
     this.markInterrupted(db);
+    const found =
+      present.length === 0 ? [] : (db.prepare(`SELECT id FROM executions WHERE ${owner} AND id IN (SELECT value FROM json_each(@present))`).pluck().all({ owner: ownerId, present: JSON.stringify(present) }) as string[]);
     const total = db.prepare(`SELECT count(*) FROM executions WHERE ${where}`).pluck().get(parameters) as number;
     // The list needs no maps, and only the start of each program.
     const rows = db
       .prepare(`SELECT id, owner_id, substr(program, 1, 400) AS program, timeout_seconds, started_at, attached_at, attached_probes, ended_at, status, exit_code, exit_signal, error,
           lines_total, first_available, truncated_lines, output_evicted, '[]' AS maps, snapshots FROM executions WHERE ${where} ORDER BY started_at DESC LIMIT @limit OFFSET @offset`)
       .all(parameters) as ExecutionRow[];
-    return { total, records: rows.map(recordOfRow) };
+    return { total, records: rows.map(recordOfRow), present: found };
   }
 
   private load(db: Database.Database, id: string): StoredExecution | null {

@@ -12,7 +12,7 @@ export interface FlushEntry {
 export type StoreRequest =
   | { op: "open" }
   | { op: "flush"; entries: FlushEntry[] }
-  | { op: "list"; ownerId: string | null; offset: number; limit: number; exclude: string[] }
+  | { op: "list"; ownerId: string | null; offset: number; limit: number; exclude: string[]; present: string[] }
   | { op: "load"; id: string }
   | { op: "forget"; id: string }
   | { op: "put"; stored: StoredExecution }

@@ -85,8 +85,8 @@ export class SqliteStore implements ExecutionStore {
     if (this.tracked.has(execution.id)) this.soon();
   }
 
-  async list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[] }): Promise<StoredPage> {
-    const value = await this.call({ op: "list", ownerId, offset: page.offset, limit: page.limit, exclude: [...page.exclude] });
+  async list(ownerId: string | null, page: { offset: number; limit: number; exclude: readonly string[]; present?: readonly string[] }): Promise<StoredPage> {
+    const value = await this.call({ op: "list", ownerId, offset: page.offset, limit: page.limit, exclude: [...page.exclude], present: [...(page.present ?? [])] });
     return (value as StoredPage | undefined) ?? { total: 0, records: [] };
   }
 
