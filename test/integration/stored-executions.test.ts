@@ -1,6 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ListToolsResultSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -119,6 +119,8 @@ describe("stored executions through the tools", () => {
     expect(text(await call(bob, "stop_execution", { execution_id: aliceRun, forget: true }))).toMatch(/^UNKNOWN_EXECUTION/);
     expect(text(await call(admin, "stop_execution", { execution_id: aliceRun, forget: true }))).toMatch(/^NOT_PERMITTED: .*only its owner can forget it/);
 
+    // A principal is stored by its name; the bearer token it came with (connectInMemoryAs's "test-token") never.
+    for (const name of readdirSync(stateDir)) expect(readFileSync(join(stateDir, name)).includes("test-token"), name).toBe(false);
     const forgotten = await call(alice, "stop_execution", { execution_id: aliceRun, forget: true });
     expect(text(forgotten)).toMatch(/^Forgot: /);
     expect(text(await call(alice, "get_result", { execution_id: aliceRun }))).toMatch(/^UNKNOWN_EXECUTION/);

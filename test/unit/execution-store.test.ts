@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MapsPrint } from "../../src/bpftrace/maps.js";
 import { Execution } from "../../src/executions/execution.js";
@@ -218,7 +219,7 @@ describe("the SQLite execution store", () => {
     const file = join(directory, "executions.db");
     truncateSync(file, Math.floor(statSync(file).size / 2));
     const store = openStore(directory);
-    expect(await store.list(null, { offset: 0, limit: 10, exclude: [] })).toEqual({ total: 0, records: [] });
+    expect(await store.list(null, { offset: 0, limit: 10, exclude: [] })).toMatchObject({ total: 0, records: [] });
     expect(store.notice()).toMatch(/cut short/);
     expect(store.health()).toBeNull();
   });
@@ -241,5 +242,26 @@ describe("the SQLite execution store", () => {
     expect(store.health()).toBeNull();
     expect(run.storeWarning).toBeNull();
     expect((await store.load(run.id))?.record.status).toBe("completed");
+  });
+});
+
+describe("a store whose thread cannot run SQLite", () => {
+  it("keeps executions in memory only and says why in every result's warning, without throwing", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "store-unit-"));
+    directories.push(directory);
+    // What the store thread reports when better-sqlite3 was built for another Node.
+    const workerFile = join(directory, "failing-worker.mjs");
+    writeFileSync(workerFile, 'import { parentPort } from "node:worker_threads";\nparentPort.postMessage({ ready: false, message: "The module was compiled against a different Node.js version" });\n');
+    const { WorkerBackend } = await import("../../src/storage/backend.js");
+    const backend = new WorkerBackend({ directory, retentionMs: 1, maxBytes: 1, busyTimeoutMs: 1 }, pathToFileURL(workerFile));
+    const store = new SqliteStore(backend, join(directory, "executions.db"), createLogger("silent"));
+    stores.push(store);
+    expect(await backend.ready).toMatch(/different Node\.js version/);
+    const run = execution(5);
+    store.track(run);
+    await settle(store);
+    expect(store.health()).toMatch(/^the execution store .* is unavailable \(The module was compiled against a different Node\.js version\): executions are kept in memory only$/);
+    expect(await store.load(run.id)).toBeNull();
+    expect(await store.list(null, { offset: 0, limit: 5, exclude: [] })).toMatchObject({ total: 0, records: [] });
   });
 });
