@@ -333,14 +333,48 @@ export class OutputRing {
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
   }
 
-  /** Calls `visit` with each kept line in [from, to) as a byte range of the buffer holding it, decoding nothing (the store copies them). */
-  visitLines(from: number, to: number, visit: (bytes: Buffer, start: number, end: number, stderr: boolean) => void): void {
+  /**
+   * The kept lines in [from, to) copied out for the store, decoding nothing: one buffer of the lines
+   * joined by newlines, where each ends, and which are stderr (null: none). A run of lines that sit
+   * one newline apart in one chunk (a flood's usual case) is one copy. Null when none is kept.
+   */
+  exportLines(from: number, to: number): { firstLine: number; bytes: Uint8Array; ends: Uint32Array; stderr: Uint8Array | null } | null {
+    const first = Math.max(from, this.head);
     const end = Math.min(to, this.total);
-    for (let index = Math.max(from, this.head); index < end; index += 1) {
-      const slot = index % this.capacityLines;
-      const chunk = this.chunkBuffers[this.chunkOf[slot]! % this.capacityLines];
-      if (chunk) visit(chunk, this.starts[slot]!, this.ends[slot]!, this.streams[slot] === 1);
+    if (end <= first) return null;
+    const { capacityLines, starts, ends: lineEnds, streams, chunkOf, chunkBuffers } = this;
+    let size = 0;
+    let anyStderr = false;
+    for (let index = first; index < end; index += 1) {
+      const slot = index % capacityLines;
+      size += lineEnds[slot]! - starts[slot]! + 1;
+      anyStderr ||= streams[slot] === 1;
     }
+    const bytes = new Uint8Array(new ArrayBuffer(size));
+    const ends = new Uint32Array(end - first);
+    const stderr = anyStderr ? new Uint8Array(end - first) : null;
+    let at = 0;
+    let index = first;
+    while (index < end) {
+      const firstSlot = index % capacityLines;
+      const chunkNumber = chunkOf[firstSlot]!;
+      const chunk = chunkBuffers[chunkNumber % capacityLines];
+      const runStart = starts[firstSlot]!;
+      let last = firstSlot;
+      for (;;) {
+        ends[index - first] = at + lineEnds[last]! - runStart;
+        if (stderr && streams[last] === 1) stderr[index - first] = 1;
+        index += 1;
+        if (index >= end) break;
+        const slot = index % capacityLines;
+        if (chunkOf[slot] !== chunkNumber || starts[slot] !== lineEnds[last]! + 1 || chunk?.[lineEnds[last]!] !== NEWLINE) break;
+        last = slot;
+      }
+      chunk?.copy(bytes, at, runStart, lineEnds[last]);
+      at += lineEnds[last]! - runStart;
+      bytes[at++] = NEWLINE;
+    }
+    return { firstLine: first, bytes, ends, stderr };
   }
 
   /** Makes an empty ring begin at absolute line `index`, as a stored run's ring did (restored from the store). */

@@ -2,37 +2,9 @@ import { Execution } from "./execution.js";
 import type { OutputRing } from "./ring-buffer.js";
 import type { OutputChunk, StoredExecution } from "./store.js";
 
-const NEWLINE = 0x0a;
-
-/**
- * Copies the ring's kept lines in [from, to) into one chunk for the store: raw bytes, nothing
- * decoded, so a batch of a flood costs a copy. Null when none of them is kept.
- */
+/** The ring's kept lines in [from, to) as one chunk for the store (raw bytes, copied in runs); null when none is kept. */
 export function chunkFromRing(ring: OutputRing, from: number, to: number): OutputChunk | null {
-  const first = Math.max(from, ring.firstAvailable);
-  const count = Math.min(to, ring.linesTotal) - first;
-  if (count <= 0) return null;
-  let size = 0;
-  let anyStderr = false;
-  ring.visitLines(first, first + count, (_bytes, start, end, stderr) => {
-    size += end - start + 1;
-    anyStderr ||= stderr;
-  });
-  // Not from Node's shared pool: the buffer is handed over whole to the store's thread.
-  const bytes = new Uint8Array(new ArrayBuffer(size));
-  const ends = new Uint32Array(count);
-  const stderrFlags = anyStderr ? new Uint8Array(count) : null;
-  let at = 0;
-  let line = 0;
-  ring.visitLines(first, first + count, (buffer, start, end, stderr) => {
-    buffer.copy(bytes, at, start, end);
-    at += end - start;
-    ends[line] = at;
-    bytes[at++] = NEWLINE;
-    if (stderrFlags && stderr) stderrFlags[line] = 1;
-    line += 1;
-  });
-  return { firstLine: first, bytes, ends, stderr: stderrFlags };
+  return ring.exportLines(from, to);
 }
 
 /**

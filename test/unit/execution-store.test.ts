@@ -94,6 +94,34 @@ describe("the SQLite execution store", () => {
     expect(restored.ring.read(0, 1000)).toEqual(run.ring.read(0, 1000));
   });
 
+  it("copies lines read in one chunk (a flood's) in runs and serves them back identically, stderr and cut-off runs included", async () => {
+    const store = openStore(stateDir());
+    const run = execution(0, { ring: 5_000 });
+    store.track(run);
+    for (let batch = 0; batch < 3; batch += 1) {
+      const text = Array.from({ length: 2_000 }, (_, index) => `b${batch} line ${index} ${"x".repeat(index % 50)}`).join("\n") + "\n";
+      const bytes = Buffer.from(text);
+      const starts = new Int32Array(2_000);
+      const ends = new Int32Array(2_000);
+      let at = 0;
+      for (let index = 0; index < 2_000; index += 1) {
+        starts[index] = at;
+        ends[index] = bytes.indexOf(0x0a, at);
+        at = ends[index]! + 1;
+      }
+      run.appendBatch("stdout", bytes, starts, ends, 0, 1_000);
+      run.ring.push("stderr", `warning ${batch}`);
+      run.appendBatch("stdout", bytes, starts, ends, 1_000, 2_000);
+      await settle(store);
+    }
+    finish(run);
+    store.ended(run);
+    await settle(store);
+    const restored = executionFromStore((await store.load(run.id))!);
+    expect(restored.ring.linesDropped).toBe(run.ring.linesDropped);
+    expect(restored.ring.read(0, 10_000)).toEqual(run.ring.read(0, 10_000));
+  });
+
   it("creates its directory 0700 and its files 0600", async () => {
     const directory = stateDir();
     const store = openStore(directory);
