@@ -19,7 +19,7 @@ export function buildStore(directory, executions, linesEach) {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   closeSync(openSync(join(directory, DATABASE_FILE), "a", 0o600));
   const db = new Database(join(directory, DATABASE_FILE));
-  db.pragma("auto_vacuum = INCREMENTAL");
+  db.pragma("page_size = 65536");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.exec(SCHEMA);

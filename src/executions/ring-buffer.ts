@@ -343,36 +343,37 @@ export class OutputRing {
     const end = Math.min(to, this.total);
     if (end <= first) return null;
     const { capacityLines, starts, ends: lineEnds, streams, chunkOf, chunkBuffers } = this;
-    let size = 0;
-    let anyStderr = false;
-    for (let index = first; index < end; index += 1) {
-      const slot = index % capacityLines;
-      size += lineEnds[slot]! - starts[slot]! + 1;
-      anyStderr ||= streams[slot] === 1;
-    }
-    const bytes = new Uint8Array(new ArrayBuffer(size));
-    const ends = new Uint32Array(end - first);
-    const stderr = anyStderr ? new Uint8Array(end - first) : null;
+    const count = end - first;
+    const ends = new Uint32Array(count);
+    let stderr: Uint8Array | null = null;
+    // One pass over the lines: where each ends in the copy, and the runs to copy (chunk, start, end).
+    const runs: number[] = [];
     let at = 0;
     let index = first;
+    let slot = first % capacityLines;
     while (index < end) {
-      const firstSlot = index % capacityLines;
-      const chunkNumber = chunkOf[firstSlot]!;
+      const chunkNumber = chunkOf[slot]!;
       const chunk = chunkBuffers[chunkNumber % capacityLines];
-      const runStart = starts[firstSlot]!;
-      let last = firstSlot;
+      const runStart = starts[slot]!;
+      let lastEnd = lineEnds[slot]!;
       for (;;) {
-        ends[index - first] = at + lineEnds[last]! - runStart;
-        if (stderr && streams[last] === 1) stderr[index - first] = 1;
+        ends[index - first] = at + lastEnd - runStart;
+        if (streams[slot] === 1) (stderr ??= new Uint8Array(count))[index - first] = 1;
         index += 1;
-        if (index >= end) break;
-        const slot = index % capacityLines;
-        if (chunkOf[slot] !== chunkNumber || starts[slot] !== lineEnds[last]! + 1 || chunk?.[lineEnds[last]!] !== NEWLINE) break;
-        last = slot;
+        slot = slot + 1 === capacityLines ? 0 : slot + 1;
+        if (index >= end || chunkOf[slot] !== chunkNumber || starts[slot] !== lastEnd + 1 || chunk?.[lastEnd] !== NEWLINE) break;
+        lastEnd = lineEnds[slot]!;
       }
-      chunk?.copy(bytes, at, runStart, lineEnds[last]);
-      at += lineEnds[last]! - runStart;
-      bytes[at++] = NEWLINE;
+      runs.push(chunkNumber, runStart, lastEnd);
+      at += lastEnd - runStart + 1;
+    }
+    const bytes = new Uint8Array(new ArrayBuffer(at));
+    let offset = 0;
+    for (let run = 0; run < runs.length; run += 3) {
+      const [chunkNumber, runStart, runEnd] = [runs[run]!, runs[run + 1]!, runs[run + 2]!];
+      chunkBuffers[chunkNumber % capacityLines]?.copy(bytes, offset, runStart, runEnd);
+      offset += runEnd - runStart;
+      bytes[offset++] = NEWLINE;
     }
     return { firstLine: first, bytes, ends, stderr };
   }

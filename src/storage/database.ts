@@ -12,8 +12,6 @@ import { isServerAlive, serverKey } from "./server-key.js";
 
 // The WAL is cut back to this after a checkpoint, so one flood does not leave a large file behind.
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
-// Pages given back to the file system per sweep after retention deleted executions.
-const VACUUM_PAGES_PER_SWEEP = 25_600;
 // Retention deletes down to this share of the cap, so it does not run again at the next batch.
 const SIZE_HYSTERESIS = 0.9;
 
@@ -151,7 +149,10 @@ export class StoreDatabase {
     this.checkLength(fileStat.size);
     const db = new Database(this.path, { timeout: this.settings.busyTimeoutMs });
     try {
-      db.pragma("auto_vacuum = INCREMENTAL");
+      // Output is blobs of up to megabytes: 64 KiB pages write them four times faster than 4 KiB ones (a
+      // flood's second of 300k lines: ~20 ms instead of ~80 on the store's thread). No auto_vacuum: its
+      // pointer maps cost as much again; pages freed by retention are reused, and retention counts used pages.
+      db.pragma("page_size = 65536");
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
@@ -341,7 +342,6 @@ export class StoreDatabase {
       }
     }
     if (doomed.size > 0) db.transaction(() => this.remove(db, [...doomed]))();
-    if ((db.pragma("freelist_count", { simple: true }) as number) > 0) db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_SWEEP})`);
     return { interrupted, deleted: doomed.size };
   }
 }
