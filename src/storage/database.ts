@@ -237,9 +237,9 @@ export class StoreDatabase {
       + (SELECT coalesce(sum(length(bytes) + length(ends) + coalesce(length(stderr), 0)), 0) FROM output WHERE execution_id = ?) WHERE id = ?`);
     const now = this.now();
     db.transaction(() => {
-      for (const { record, chunk } of entries) {
+      for (const { record, chunks } of entries) {
         upsert.run({ ...rowOf(record), server: record.status === "running" ? this.server : null, updated_at: now });
-        if (chunk) insertChunk.run(record.id, chunk.firstLine, chunk.ends.length, bufferOf(chunk.bytes), bufferOf(chunk.ends), chunk.stderr ? bufferOf(chunk.stderr) : null);
+        for (const chunk of chunks) insertChunk.run(record.id, chunk.firstLine, chunk.ends.length, bufferOf(chunk.bytes), bufferOf(chunk.ends), chunk.stderr ? bufferOf(chunk.stderr) : null);
         trim.run(record.id, record.firstAvailable);
         size.run(record.id, record.id);
       }
@@ -281,10 +281,10 @@ export class StoreDatabase {
   private put(db: Database.Database, stored: StoredExecution): void {
     db.transaction(() => {
       this.remove(db, [stored.record.id]);
-      this.flush(db, [{ record: stored.record, chunk: null }]);
+      this.flush(db, [{ record: stored.record, chunks: [] }]);
       const insertChunk = db.prepare("INSERT OR REPLACE INTO output (execution_id, first_line, line_count, bytes, ends, stderr) VALUES (?, ?, ?, ?, ?, ?)");
       for (const chunk of stored.chunks) insertChunk.run(stored.record.id, chunk.firstLine, chunk.ends.length, bufferOf(chunk.bytes), bufferOf(chunk.ends), chunk.stderr ? bufferOf(chunk.stderr) : null);
-      this.flush(db, [{ record: stored.record, chunk: null }]);
+      this.flush(db, [{ record: stored.record, chunks: [] }]);
     })();
   }
 

@@ -2,11 +2,11 @@
 import type { ExecutionRecord, OutputChunk, SavedSession, StoredExecution } from "../executions/store.js";
 import type { StoreFault } from "./faults.js";
 
-/** One execution's part of a batch: its record as it stands, and its output since the last batch. */
+/** One execution's part of a batch: its record as it stands, and its output since the last batch (oldest first). */
 export interface FlushEntry {
   /** Without maps when they did not change since the last batch (they are kept as they were). */
   record: Omit<ExecutionRecord, "maps"> & { maps?: ExecutionRecord["maps"] };
-  chunk: OutputChunk | null;
+  chunks: OutputChunk[];
 }
 
 export type StoreRequest =

@@ -12,6 +12,12 @@ import { DATABASE_FILE } from "./schema.js";
 
 /** A running trace's output reaches the database at most this long after it was read: what a SIGKILL can lose. */
 export const FLUSH_INTERVAL_MS = 1_000;
+/**
+ * A running trace's stored copy is its newest lines, at most this many (a default ring's worth):
+ * a flood kept whole by a huge ring is not rewritten to disk every second. At its end every line
+ * the ring kept is written.
+ */
+export const RUNNING_WINDOW_LINES = 10_000;
 /** How long a write waits for another server's lock before it is put off to the next batch. */
 export const BUSY_TIMEOUT_MS = 1_000;
 // Shutdown must finish in the 3 s a client waits: the last batch gets this long.
@@ -24,6 +30,8 @@ interface Tracked {
   execution: Execution;
   /** The next line to write (lines below it were written, or dropped by the ring before they could be). */
   writtenTo: number;
+  /** The first line of the stored copy: it holds [writtenFrom, writtenTo), one run with no gap. */
+  writtenFrom: number;
   writtenMaps: MapsPrint[] | null;
   /** The record's changing fields as last written; an unchanged running record is not written again. */
   writtenState: string;
@@ -77,7 +85,7 @@ export class SqliteStore implements ExecutionStore {
 
   track(execution: Execution): void {
     if (this.closed || this.fault?.kind === "unavailable") return;
-    this.tracked.set(execution.id, { execution, writtenTo: 0, writtenMaps: null, writtenState: "", firstFailureAt: null });
+    this.tracked.set(execution.id, { execution, writtenTo: 0, writtenFrom: 0, writtenMaps: null, writtenState: "", firstFailureAt: null });
     this.soon();
   }
 
@@ -195,17 +203,35 @@ export class SqliteStore implements ExecutionStore {
     if (this.fault?.kind === "unavailable") this.tracked.clear();
     if (this.tracked.size === 0) return;
     const entries: FlushEntry[] = [];
-    const sent: { tracked: Tracked; to: number; maps: MapsPrint[]; state: string; finished: boolean }[] = [];
+    const sent: { tracked: Tracked; from: number; to: number; maps: MapsPrint[]; state: string; finished: boolean }[] = [];
     for (const tracked of this.tracked.values()) {
       const { execution } = tracked;
-      const to = execution.ring.linesTotal;
-      const chunk = chunkFromRing(execution.ring, tracked.writtenTo, to);
+      const { ring } = execution;
+      const to = ring.linesTotal;
+      const finished = execution.finished;
+      let from = Math.max(tracked.writtenTo, ring.firstAvailable);
+      let storedFrom = Math.max(tracked.writtenFrom, ring.firstAvailable);
+      const chunks = [];
+      if (!finished) {
+        // Only the newest lines while it runs: past a gap the stored copy starts again there.
+        const windowStart = Math.max(ring.firstAvailable, to - RUNNING_WINDOW_LINES);
+        if (from < windowStart) from = storedFrom = windowStart;
+      } else if (ring.firstAvailable < storedFrom) {
+        // Ended: the older lines the window left out are written now, ahead of the rest.
+        const head = chunkFromRing(ring, ring.firstAvailable, storedFrom);
+        if (head) chunks.push(head);
+        storedFrom = ring.firstAvailable;
+      }
+      const tail = chunkFromRing(ring, from, to);
+      if (tail) chunks.push(tail);
       const state = stateOf(execution);
       const mapsChanged = execution.maps !== tracked.writtenMaps;
-      if (chunk === null && !mapsChanged && state === tracked.writtenState) continue;
+      if (chunks.length === 0 && !mapsChanged && state === tracked.writtenState && storedFrom === tracked.writtenFrom) continue;
       const { maps, ...record } = recordOf(execution);
-      entries.push({ record: mapsChanged ? { ...record, maps } : record, chunk });
-      sent.push({ tracked, to, maps, state, finished: execution.finished });
+      // The stored copy's own first line: a reader of a running (or interrupted) run gets no gap.
+      record.firstAvailable = storedFrom;
+      entries.push({ record: mapsChanged ? { ...record, maps } : record, chunks });
+      sent.push({ tracked, from: storedFrom, to, maps, state, finished });
     }
     if (entries.length === 0) return;
     const reply = await this.backend.request({ op: "flush", entries });
@@ -213,7 +239,8 @@ export class SqliteStore implements ExecutionStore {
     const now = this.now();
     if (reply.ok) {
       this.clearFault();
-      for (const { tracked, to, maps, state, finished } of sent) {
+      for (const { tracked, from, to, maps, state, finished } of sent) {
+        tracked.writtenFrom = from;
         tracked.writtenTo = to;
         tracked.writtenMaps = maps;
         tracked.writtenState = state;

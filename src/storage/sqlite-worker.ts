@@ -1,4 +1,5 @@
 // The thread that owns the execution store's database: answers one request at a time, in order.
+import { getPriority, setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { classify, StoreFaultError } from "./faults.js";
 import type { StoreReply, StoreRequest, StoreSettings } from "./protocol.js";
@@ -6,6 +7,15 @@ import { transferablesOf } from "./transfer.js";
 
 const port = parentPort;
 if (!port) throw new Error("sqlite-worker.ts runs as a worker thread");
+
+// Linux keeps a nice value per thread: this lowers the store's thread only, so writing a flood's
+// batch never takes the CPU from the thread reading the trace (or answering requests).
+const STORE_THREAD_NICE = 5;
+try {
+  setPriority(Math.max(getPriority(), STORE_THREAD_NICE));
+} catch {
+  // Not permitted or not supported: the store works at the server's own priority.
+}
 
 try {
   // Loaded here, not imported above: a native module that cannot load (built for another Node) is a fault to report, not a crash.

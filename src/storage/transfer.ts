@@ -13,8 +13,8 @@ export function transferablesOf(value: unknown): ArrayBuffer[] {
   if (typeof value === "object" && value !== null) {
     const chunks = (value as { chunks?: OutputChunk[] }).chunks;
     if (Array.isArray(chunks)) for (const chunk of chunks) addChunk(chunk);
-    const entries = (value as { entries?: { chunk: OutputChunk | null }[] }).entries;
-    if (Array.isArray(entries)) for (const entry of entries) addChunk(entry.chunk);
+    const entries = (value as { entries?: { chunks: OutputChunk[] }[] }).entries;
+    if (Array.isArray(entries)) for (const entry of entries) for (const chunk of entry.chunks) addChunk(chunk);
   }
   return [...buffers];
 }

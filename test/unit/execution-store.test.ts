@@ -122,6 +122,24 @@ describe("the SQLite execution store", () => {
     expect(restored.ring.read(0, 10_000)).toEqual(run.ring.read(0, 10_000));
   });
 
+  it("stores a running flood's newest 10,000 lines each batch, and every line its ring kept once it ends", async () => {
+    const store = openStore(stateDir());
+    const run = execution(0, { ring: 100_000 });
+    store.track(run);
+    for (let index = 0; index < 25_000; index += 1) run.ring.push("stdout", `l${index}`);
+    await settle(store);
+    const running = executionFromStore((await store.load(run.id))!);
+    expect(running.ring.linesDropped).toBe(15_000);
+    expect(running.ring.read(15_000, 20_000)).toEqual(run.ring.read(15_000, 20_000));
+    for (let index = 25_000; index < 26_000; index += 1) run.ring.push("stdout", `l${index}`);
+    finish(run);
+    store.ended(run);
+    await settle(store);
+    const ended = executionFromStore((await store.load(run.id))!);
+    expect(ended.ring.linesDropped).toBe(0);
+    expect(ended.ring.read(0, 30_000)).toEqual(run.ring.read(0, 30_000));
+  });
+
   it("creates its directory 0700 and its files 0600", async () => {
     const directory = stateDir();
     const store = openStore(directory);
