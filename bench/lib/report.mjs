@@ -59,7 +59,7 @@ function storeThroughputRows(entries, verdicts) {
     .filter((entry) => entry.storeRatio)
     .map((entry) => [
       "2b",
-      `Throughput with the store on (every kept line written to SQLite), ${entry.name} printf/s attempted`,
+      `Throughput with the store on (a running trace's newest 10,000 lines written each second, every kept line at its end), ${entry.name} printf/s attempted`,
       `${spread(entry.subject.linesPerSecond, 0, 1e-3)}k lines/s, store on; lost by server: ${serverLost(entry)}`,
       `${spread(entry.storeOff.linesPerSecond, 0, 1e-3)}k lines/s, the same server with BPFTRACE_MCP_STATE_DIR=off`,
       `${spread(entry.storeRatio, 2)}×`,
