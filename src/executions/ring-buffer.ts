@@ -338,13 +338,15 @@ export class OutputRing {
    * joined by newlines, where each ends, and which are stderr (null: none). A run of lines that sit
    * one newline apart in one chunk (a flood's usual case) is one copy. Null when none is kept.
    */
-  exportLines(from: number, to: number): { firstLine: number; bytes: Uint8Array; ends: Uint32Array; stderr: Uint8Array | null } | null {
+  exportLines(from: number, to: number, allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(new ArrayBuffer(bytes))): { firstLine: number; bytes: Uint8Array; ends: Uint32Array; stderr: Uint8Array | null } | null {
     const first = Math.max(from, this.head);
     const end = Math.min(to, this.total);
     if (end <= first) return null;
     const { capacityLines, starts, ends: lineEnds, streams, chunkOf, chunkBuffers } = this;
     const count = end - first;
-    const ends = new Uint32Array(count);
+    // `allocate` hands out 8-byte aligned views (a fresh buffer, or a slice of the store's shared one).
+    const endsView = allocate(count * 4);
+    const ends = new Uint32Array(endsView.buffer, endsView.byteOffset, count);
     let stderr: Uint8Array | null = null;
     // One pass over the lines: where each ends in the copy, and the runs to copy (chunk, start, end).
     const runs: number[] = [];
@@ -367,7 +369,7 @@ export class OutputRing {
       runs.push(chunkNumber, runStart, lastEnd);
       at += lastEnd - runStart + 1;
     }
-    const bytes = new Uint8Array(new ArrayBuffer(at));
+    const bytes = allocate(at);
     let offset = 0;
     for (let run = 0; run < runs.length; run += 3) {
       const [chunkNumber, runStart, runEnd] = [runs[run]!, runs[run + 1]!, runs[run + 2]!];

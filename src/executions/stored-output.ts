@@ -3,8 +3,8 @@ import type { OutputRing } from "./ring-buffer.js";
 import type { OutputChunk, StoredExecution } from "./store.js";
 
 /** The ring's kept lines in [from, to) as one chunk for the store (raw bytes, copied in runs); null when none is kept. */
-export function chunkFromRing(ring: OutputRing, from: number, to: number): OutputChunk | null {
-  return ring.exportLines(from, to);
+export function chunkFromRing(ring: OutputRing, from: number, to: number, allocate?: (bytes: number) => Uint8Array): OutputChunk | null {
+  return ring.exportLines(from, to, allocate);
 }
 
 /**

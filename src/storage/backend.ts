@@ -24,7 +24,8 @@ export class WorkerBackend implements StoreBackend {
   private deadReason: string | null = null;
 
   constructor(settings: StoreSettings, workerFile: URL = WORKER_FILE) {
-    this.worker = new Worker(workerFile, { workerData: settings, stdout: false, stderr: false });
+    // A small young generation: the thread allocates little, and V8 would otherwise grow it to tens of megabytes.
+    this.worker = new Worker(workerFile, { workerData: settings, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     // The server's life is its client's: the store thread never keeps the process alive.
     this.worker.unref();
     let resolveReady!: (reason: string | null) => void;

@@ -12,6 +12,9 @@ import { isServerAlive, serverKey } from "./server-key.js";
 
 // The WAL is cut back to this after a checkpoint, so one flood does not leave a large file behind.
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+// A row holds at most this many bytes of output: SQLite copies each bound blob, and on this thread
+// glibc keeps what it once allocated, so megabyte blobs would leave megabytes of memory behind.
+const ROW_BYTES = 256 * 1024;
 // Retention deletes down to this share of the cap, so it does not run again at the next batch.
 const SIZE_HYSTERESIS = 0.9;
 
@@ -56,6 +59,8 @@ interface SessionRow {
 /** Opens, queries and repairs the store's database file; every method is synchronous. */
 export class StoreDatabase {
   private db: Database.Database | null = null;
+  /** Statements prepared once per connection: a statement left to the garbage collector holds native memory until it runs. */
+  private statements = new Map<string, Database.Statement>();
   private readonly path: string;
   private readonly server = serverKey();
   /** The file's inode when opened: a corrupt file is moved aside only if it is still the one at the path. */
@@ -128,7 +133,7 @@ export class StoreDatabase {
       case "listSessions":
         return this.listSessions(db, request.ownerId);
       case "deleteSession":
-        return db.prepare("DELETE FROM sessions WHERE owner_id = ? AND name = ?").run(request.ownerId, request.name).changes > 0;
+        return this.prepare(db, "DELETE FROM sessions WHERE owner_id = ? AND name = ?").run(request.ownerId, request.name).changes > 0;
       case "sweep":
         return this.sweep(db);
     }
@@ -155,6 +160,8 @@ export class StoreDatabase {
       db.pragma("page_size = 65536");
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      // 256 KiB of page cache: output blobs are written once and read once, caching them saves nothing.
+      db.pragma("cache_size = -256");
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       db.transaction(() => {
         db.exec(SCHEMA);
@@ -211,7 +218,17 @@ export class StoreDatabase {
     this.pendingNotice = `the execution store ${this.path} was corrupt (${reason}); it was moved to ${aside} and a fresh one was started: executions stored before are not listed`;
   }
 
+  private prepare(db: Database.Database, sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   close(): void {
+    this.statements = new Map();
     if (!this.db) return;
     try {
       this.db.close();
@@ -222,7 +239,7 @@ export class StoreDatabase {
   }
 
   private flush(db: Database.Database, entries: FlushEntry[]): void {
-    const upsert = db.prepare(`INSERT INTO executions (id, owner_id, program, timeout_seconds, started_at, attached_at, attached_probes, ended_at, status, exit_code, exit_signal, error,
+    const upsert = this.prepare(db, `INSERT INTO executions (id, owner_id, program, timeout_seconds, started_at, attached_at, attached_probes, ended_at, status, exit_code, exit_signal, error,
         lines_total, first_available, truncated_lines, output_evicted, maps, snapshots, server, updated_at)
       VALUES (@id, @owner_id, @program, @timeout_seconds, @started_at, @attached_at, @attached_probes, @ended_at, @status, @exit_code, @exit_signal, @error,
         @lines_total, @first_available, @truncated_lines, @output_evicted, coalesce(@maps, '[]'), @snapshots, @server, @updated_at)
@@ -230,16 +247,18 @@ export class StoreDatabase {
         status = excluded.status, exit_code = excluded.exit_code, exit_signal = excluded.exit_signal, error = excluded.error, lines_total = excluded.lines_total,
         first_available = excluded.first_available, truncated_lines = excluded.truncated_lines, output_evicted = excluded.output_evicted,
         maps = coalesce(@maps, executions.maps), snapshots = excluded.snapshots, server = excluded.server, updated_at = excluded.updated_at`);
-    const insertChunk = db.prepare("INSERT OR REPLACE INTO output (execution_id, first_line, line_count, bytes, ends, stderr) VALUES (?, ?, ?, ?, ?, ?)");
+    const insertChunk = this.prepare(db, "INSERT OR REPLACE INTO output (execution_id, first_line, line_count, bytes, ends, stderr) VALUES (?, ?, ?, ?, ?, ?)");
     // Chunks wholly below the oldest kept line were dropped from the ring too.
-    const trim = db.prepare("DELETE FROM output WHERE execution_id = ? AND first_line + line_count <= ?");
-    const size = db.prepare(`UPDATE executions SET stored_bytes = length(program) + length(maps)
+    const trim = this.prepare(db, "DELETE FROM output WHERE execution_id = ? AND first_line + line_count <= ?");
+    const size = this.prepare(db, `UPDATE executions SET stored_bytes = length(program) + length(maps)
       + (SELECT coalesce(sum(length(bytes) + length(ends) + coalesce(length(stderr), 0)), 0) FROM output WHERE execution_id = ?) WHERE id = ?`);
     const now = this.now();
     db.transaction(() => {
       for (const { record, chunks } of entries) {
         upsert.run({ ...rowOf(record), server: record.status === "running" ? this.server : null, updated_at: now });
-        for (const chunk of chunks) insertChunk.run(record.id, chunk.firstLine, chunk.ends.length, bufferOf(chunk.bytes), bufferOf(chunk.ends), chunk.stderr ? bufferOf(chunk.stderr) : null);
+        for (const chunk of chunks) {
+          for (const piece of rowsOf(chunk)) insertChunk.run(record.id, piece.firstLine, piece.ends.length, bufferOf(piece.bytes), bufferOf(piece.ends), piece.stderr ? bufferOf(piece.stderr) : null);
+        }
         trim.run(record.id, record.firstAvailable);
         size.run(record.id, record.id);
       }
@@ -252,8 +271,8 @@ export class StoreDatabase {
     const parameters = { owner: ownerId, exclude: JSON.stringify(exclude), limit, offset };
     this.markInterrupted(db);
     const found =
-      present.length === 0 ? [] : (db.prepare(`SELECT id FROM executions WHERE ${owner} AND id IN (SELECT value FROM json_each(@present))`).pluck().all({ owner: ownerId, present: JSON.stringify(present) }) as string[]);
-    const total = db.prepare(`SELECT count(*) FROM executions WHERE ${where}`).pluck().get(parameters) as number;
+      present.length === 0 ? [] : (this.prepare(db, `SELECT id FROM executions WHERE ${owner} AND id IN (SELECT value FROM json_each(@present))`).pluck().all({ owner: ownerId, present: JSON.stringify(present) }) as string[]);
+    const total = this.prepare(db, `SELECT count(*) FROM executions WHERE ${where}`).pluck().get(parameters) as number;
     // The list needs no maps, and only the start of each program.
     const rows = db
       .prepare(`SELECT id, owner_id, substr(program, 1, 400) AS program, timeout_seconds, started_at, attached_at, attached_probes, ended_at, status, exit_code, exit_signal, error,
@@ -263,7 +282,7 @@ export class StoreDatabase {
   }
 
   private load(db: Database.Database, id: string): StoredExecution | null {
-    const select = db.prepare("SELECT * FROM executions WHERE id = ?");
+    const select = this.prepare(db, "SELECT * FROM executions WHERE id = ?");
     let row = select.get(id) as ExecutionRow | undefined;
     if (!row) return null;
     // Its server may have died since: then it is served as interrupted.
@@ -282,7 +301,7 @@ export class StoreDatabase {
     db.transaction(() => {
       this.remove(db, [stored.record.id]);
       this.flush(db, [{ record: stored.record, chunks: [] }]);
-      const insertChunk = db.prepare("INSERT OR REPLACE INTO output (execution_id, first_line, line_count, bytes, ends, stderr) VALUES (?, ?, ?, ?, ?, ?)");
+      const insertChunk = this.prepare(db, "INSERT OR REPLACE INTO output (execution_id, first_line, line_count, bytes, ends, stderr) VALUES (?, ?, ?, ?, ?, ?)");
       for (const chunk of stored.chunks) insertChunk.run(stored.record.id, chunk.firstLine, chunk.ends.length, bufferOf(chunk.bytes), bufferOf(chunk.ends), chunk.stderr ? bufferOf(chunk.stderr) : null);
       this.flush(db, [{ record: stored.record, chunks: [] }]);
     })();
@@ -290,32 +309,32 @@ export class StoreDatabase {
 
   private remove(db: Database.Database, ids: readonly string[]): void {
     const json = JSON.stringify(ids);
-    db.prepare("DELETE FROM output WHERE execution_id IN (SELECT value FROM json_each(?))").run(json);
-    db.prepare("DELETE FROM executions WHERE id IN (SELECT value FROM json_each(?))").run(json);
+    this.prepare(db, "DELETE FROM output WHERE execution_id IN (SELECT value FROM json_each(?))").run(json);
+    this.prepare(db, "DELETE FROM executions WHERE id IN (SELECT value FROM json_each(?))").run(json);
   }
 
   private saveSession(db: Database.Database, session: SavedSession): void {
-    db.prepare(`INSERT INTO sessions (owner_id, name, note, created_at, updated_at, runs, items) VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.prepare(db, `INSERT INTO sessions (owner_id, name, note, created_at, updated_at, runs, items) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (owner_id, name) DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at, runs = excluded.runs, items = excluded.items`)
       .run(session.ownerId, session.name, session.note, session.createdAt, session.updatedAt, session.runs, JSON.stringify(session.items));
   }
 
   private getSession(db: Database.Database, ownerId: string, name: string): SavedSession | null {
-    const row = db.prepare("SELECT * FROM sessions WHERE owner_id = ? AND name = ?").get(ownerId, name) as SessionRow | undefined;
+    const row = this.prepare(db, "SELECT * FROM sessions WHERE owner_id = ? AND name = ?").get(ownerId, name) as SessionRow | undefined;
     return row ? sessionOfRow(row) : null;
   }
 
   private listSessions(db: Database.Database, ownerId: string | null): SavedSession[] {
-    const rows = (ownerId === null ? db.prepare("SELECT * FROM sessions ORDER BY updated_at DESC").all() : db.prepare("SELECT * FROM sessions WHERE owner_id = ? ORDER BY updated_at DESC").all(ownerId)) as SessionRow[];
+    const rows = (ownerId === null ? this.prepare(db, "SELECT * FROM sessions ORDER BY updated_at DESC").all() : this.prepare(db, "SELECT * FROM sessions WHERE owner_id = ? ORDER BY updated_at DESC").all(ownerId)) as SessionRow[];
     return rows.map(sessionOfRow);
   }
 
   /** Runs whose server process is gone (killed, or the machine restarted) become `interrupted` with what they kept. */
   private markInterrupted(db: Database.Database): number {
-    const servers = db.prepare("SELECT DISTINCT server FROM executions WHERE status = 'running'").pluck().all() as (string | null)[];
+    const servers = this.prepare(db, "SELECT DISTINCT server FROM executions WHERE status = 'running'").pluck().all() as (string | null)[];
     const dead = servers.filter((server) => server === null || (server !== this.server && !isServerAlive(server)));
     if (dead.length === 0) return 0;
-    const mark = db.prepare("UPDATE executions SET status = 'interrupted', ended_at = updated_at, server = NULL WHERE status = 'running' AND server IS ?");
+    const mark = this.prepare(db, "UPDATE executions SET status = 'interrupted', ended_at = updated_at, server = NULL WHERE status = 'running' AND server IS ?");
     return db.transaction(() => dead.reduce((count, server) => count + mark.run(server).changes, 0))();
   }
 
@@ -323,17 +342,17 @@ export class StoreDatabase {
   private sweep(db: Database.Database): { interrupted: number; deleted: number } {
     const interrupted = this.markInterrupted(db);
     const pinned = new Set<string>();
-    for (const items of db.prepare("SELECT items FROM sessions").pluck().all() as string[]) {
+    for (const items of this.prepare(db, "SELECT items FROM sessions").pluck().all() as string[]) {
       for (const item of JSON.parse(items) as { executionId: string | null }[]) if (item.executionId) pinned.add(item.executionId);
     }
     const cutoff = this.now() - this.settings.retentionMs;
-    const expired = (db.prepare("SELECT id FROM executions WHERE status != 'running' AND coalesce(ended_at, started_at) < ?").pluck().all(cutoff) as string[]).filter((id) => !pinned.has(id));
+    const expired = (this.prepare(db, "SELECT id FROM executions WHERE status != 'running' AND coalesce(ended_at, started_at) < ?").pluck().all(cutoff) as string[]).filter((id) => !pinned.has(id));
     const doomed = new Set(expired);
     const pageSize = db.pragma("page_size", { simple: true }) as number;
     const used = ((db.pragma("page_count", { simple: true }) as number) - (db.pragma("freelist_count", { simple: true }) as number)) * pageSize;
     if (used > this.settings.maxBytes) {
       let toFree = used - this.settings.maxBytes * SIZE_HYSTERESIS;
-      const oldest = db.prepare("SELECT id, stored_bytes FROM executions WHERE status != 'running' ORDER BY coalesce(ended_at, started_at)").iterate() as IterableIterator<{ id: string; stored_bytes: number }>;
+      const oldest = this.prepare(db, "SELECT id, stored_bytes FROM executions WHERE status != 'running' ORDER BY coalesce(ended_at, started_at)").iterate() as IterableIterator<{ id: string; stored_bytes: number }>;
       for (const { id, stored_bytes: bytes } of oldest) {
         if (toFree <= 0) break;
         if (pinned.has(id) || doomed.has(id)) continue;
@@ -390,6 +409,26 @@ function recordOfRow(row: ExecutionRow): ExecutionRecord {
     maps: JSON.parse(row.maps) as ExecutionRecord["maps"],
     snapshots: JSON.parse(row.snapshots) as ExecutionRecord["snapshots"],
   };
+}
+
+/** A chunk cut at line boundaries into rows of at most ROW_BYTES (a longer line is a row of its own). */
+function rowsOf(chunk: OutputChunk): OutputChunk[] {
+  if (chunk.bytes.length <= ROW_BYTES) return [chunk];
+  const rows: OutputChunk[] = [];
+  let firstIndex = 0;
+  let firstByte = 0;
+  const count = chunk.ends.length;
+  for (let index = 0; index < count; index += 1) {
+    const rowEnd = chunk.ends[index]! + 1;
+    const last = index === count - 1;
+    if (!last && chunk.ends[index + 1]! + 1 - firstByte <= ROW_BYTES) continue;
+    const ends = new Uint32Array(index + 1 - firstIndex);
+    for (let line = firstIndex; line <= index; line += 1) ends[line - firstIndex] = chunk.ends[line]! - firstByte;
+    rows.push({ firstLine: chunk.firstLine + firstIndex, bytes: chunk.bytes.subarray(firstByte, rowEnd), ends, stderr: chunk.stderr ? chunk.stderr.subarray(firstIndex, index + 1) : null });
+    firstIndex = index + 1;
+    firstByte = rowEnd;
+  }
+  return rows;
 }
 
 function chunkOfRow(row: ChunkRow): OutputChunk {

@@ -24,6 +24,10 @@ export const BUSY_TIMEOUT_MS = 1_000;
 const CLOSE_LIMIT_MS = 1_500;
 // A finished run the store could not take for this long is given up (the registry still has it).
 const GIVE_UP_MS = 10 * 60_000;
+// Batches are copied into one buffer shared with the store's thread and reused (one batch is in
+// flight at a time): the thread allocates nothing per batch, so a flood leaves no garbage there
+// for its (rarely running) collector to hold on to. A larger batch gets buffers of its own.
+const SHARED_BATCH_BYTES = 2 * 1024 * 1024;
 
 /** What the store has written of one execution. */
 interface Tracked {
@@ -54,6 +58,8 @@ export class SqliteStore implements ExecutionStore {
   private fault: StoreFault | null = null;
   private corruptionNotice: string | null = null;
   private closed = false;
+  private readonly shared = new SharedArrayBuffer(SHARED_BATCH_BYTES);
+  private sharedUsed = 0;
 
   constructor(
     private readonly backend: StoreBackend,
@@ -199,9 +205,19 @@ export class SqliteStore implements ExecutionStore {
     return this.flushing;
   }
 
+  /** A view of `bytes` in the shared batch buffer (8-byte aligned), or a buffer of its own when it is full. */
+  private readonly allocate = (bytes: number): Uint8Array => {
+    const start = Math.ceil(this.sharedUsed / 8) * 8;
+    if (start + bytes > SHARED_BATCH_BYTES) return new Uint8Array(new ArrayBuffer(bytes));
+    this.sharedUsed = start + bytes;
+    return new Uint8Array(this.shared, start, bytes);
+  };
+
   private async flushNow(): Promise<void> {
     if (this.fault?.kind === "unavailable") this.tracked.clear();
     if (this.tracked.size === 0) return;
+    // The previous batch has been answered: its part of the shared buffer is free again.
+    this.sharedUsed = 0;
     const entries: FlushEntry[] = [];
     const sent: { tracked: Tracked; from: number; to: number; maps: MapsPrint[]; state: string; finished: boolean }[] = [];
     for (const tracked of this.tracked.values()) {
@@ -218,11 +234,11 @@ export class SqliteStore implements ExecutionStore {
         if (from < windowStart) from = storedFrom = windowStart;
       } else if (ring.firstAvailable < storedFrom) {
         // Ended: the older lines the window left out are written now, ahead of the rest.
-        const head = chunkFromRing(ring, ring.firstAvailable, storedFrom);
+        const head = chunkFromRing(ring, ring.firstAvailable, storedFrom, this.allocate);
         if (head) chunks.push(head);
         storedFrom = ring.firstAvailable;
       }
-      const tail = chunkFromRing(ring, from, to);
+      const tail = chunkFromRing(ring, from, to, this.allocate);
       if (tail) chunks.push(tail);
       const state = stateOf(execution);
       const mapsChanged = execution.maps !== tracked.writtenMaps;
