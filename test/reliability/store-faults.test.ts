@@ -89,7 +89,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
   });
 
   it("runs traces on a full disk with a warning in every result, logged once, and stores every one of them when space frees", async () => {
-    const mount = mountTmpfs("size=2m");
+    const mount = mountTmpfs("size=8m");
     const stateDir = join(mount, "state");
     const target = await serverOn(stateDir);
     const before = await traceOnce(target, 100);
