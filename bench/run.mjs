@@ -14,16 +14,17 @@ import { killAllOwned } from "./lib/processes.mjs";
 import { farOffLegend, renderTable } from "./lib/report.mjs";
 import { measureResponsiveness } from "./lib/responsiveness.mjs";
 import { measureStartLatency } from "./lib/start-latency.mjs";
+import { measureStore } from "./lib/store.mjs";
 import { measureThroughput } from "./lib/throughput.mjs";
 import { farOff, judgeTargets } from "./lib/verdicts.mjs";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
-const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "http"];
+const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "http", "store"];
 
 /** Iterations per mode: --short must finish in well under 4 minutes on a 2-core VM. */
 const PLANS = {
-  full: { startRuns: 9, throughputRuns: 7, throughputSeconds: 5, responsivenessRuns: 5, responsivenessSeconds: 6, probeRuns: 7, churn: 2_000, coldStartRuns: 9, httpRuns: 5, httpLatencyRequests: 300, httpSeconds: 5 },
-  short: { startRuns: 3, throughputRuns: 3, throughputSeconds: 5, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3, httpRuns: 2, httpLatencyRequests: 150, httpSeconds: 3 },
+  full: { startRuns: 9, throughputRuns: 7, throughputSeconds: 5, responsivenessRuns: 5, responsivenessSeconds: 6, probeRuns: 7, churn: 2_000, coldStartRuns: 9, httpRuns: 5, httpLatencyRequests: 300, httpSeconds: 5, storeRuns: 7, storeExecutions: 10_000, storeLines: 1_000, storeCalls: 300 },
+  short: { startRuns: 3, throughputRuns: 3, throughputSeconds: 5, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3, httpRuns: 2, httpLatencyRequests: 150, httpSeconds: 3, storeRuns: 3, storeExecutions: 1_000, storeLines: 1_000, storeCalls: 100 },
 };
 const RATES = [
   { name: "200k", perFire: 20 },
@@ -73,6 +74,7 @@ async function main() {
   await measure("memory", "memory", () => measureMemory({ churn: plan.churn, log }));
   await measure("cold-start", "coldStart", () => measureColdStart({ runs: plan.coldStartRuns, log }));
   await measure("http", "http", () => measureHttp({ runs: plan.httpRuns, latencyRequests: plan.httpLatencyRequests, seconds: plan.httpSeconds, log }));
+  await measure("store", "store", () => measureStore({ runs: plan.storeRuns, executions: plan.storeExecutions, linesEach: plan.storeLines, calls: plan.storeCalls, log }));
   const totalSeconds = (performance.now() - started) / 1000;
 
   const verdicts = judgeTargets(results);

@@ -55,6 +55,8 @@ const result = await build({
   sourcemap: "linked",
   metafile: true,
   logLevel: "warning",
+  // A native addon: loaded from node_modules by the store's thread (dist/storage/sqlite-worker.js), never bundled.
+  external: ["better-sqlite3"],
   plugins: [keepModuleUrls],
 });
 

@@ -31,6 +31,9 @@ export const SETTINGS = {
   BPFTRACE_MCP_AUDIT_RETENTION_HOURS: { default: "168", help: "rotated audit files are deleted only once all their records are older than this; until then more are kept" },
   BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES: { default: "1073741824", help: "disk cap for the audit log and all its rotated files; when records younger than the retention fill it, new executions are refused (AUDIT_UNAVAILABLE)" },
   BPFTRACE_MCP_OWN_CGROUP: { default: "auto", help: "auto: the server moves into a cgroup v2 leaf of its own when it may (root, or a delegated subtree), so the filter hiding its processes from traces is one cgroup comparison; off: never (the filter walks task parents, which needs BTF)" },
+  BPFTRACE_MCP_STATE_DIR: { default: "", help: "where executions and saved sessions are stored (SQLite, dir 0700, files 0600); empty for $XDG_STATE_HOME/bpftrace-mcp-server, 'off' to keep them in memory only" },
+  BPFTRACE_MCP_STORE_RETENTION_DAYS: { default: "30", help: "stored executions are deleted this many days after they ended (those in a saved session are kept)" },
+  BPFTRACE_MCP_STORE_MAX_BYTES: { default: "1073741824", help: "disk cap for stored executions; past it the oldest (not in a saved session) are deleted first" },
   BPFTRACE_MCP_MAX_MESSAGE_BYTES: { default: "4194304", help: "largest JSON-RPC message: a longer stdin line is skipped and answered with a -32600 error; a larger HTTP body is answered 413" },
   BPFTRACE_MCP_CHILD_ENV: { default: "", help: "BPFTRACE_* variables passed to bpftrace, e.g. BPFTRACE_STRLEN=200,BPFTRACE_MAP_KEYS_MAX=8192" },
   BPFTRACE_MCP_HTTP: { default: "", help: "serve MCP over Streamable HTTP at [HOST:]PORT (path /mcp; HOST defaults to 127.0.0.1) instead of stdio, as `serve --http` does" },
@@ -105,6 +108,9 @@ const configSchema = z.object({
   auditMaxBytes: int("BPFTRACE_MCP_AUDIT_MAX_BYTES", 4096, 2 ** 40),
   auditRetentionMs: int("BPFTRACE_MCP_AUDIT_RETENTION_HOURS", 1, 24 * 3650).transform((hours) => hours * 3_600_000),
   auditMaxTotalBytes: int("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES", 8192, 2 ** 50),
+  stateDir: z.string().nullable(),
+  storeRetentionMs: int("BPFTRACE_MCP_STORE_RETENTION_DAYS", 1, 3650).transform((days) => days * 86_400_000),
+  storeMaxBytes: int("BPFTRACE_MCP_STORE_MAX_BYTES", 1_048_576, 2 ** 50),
   maxMessageBytes: int("BPFTRACE_MCP_MAX_MESSAGE_BYTES", 65_536, 2 ** 30),
   childEnv: z.record(z.string(), z.string()),
   ownCgroup: z.enum(["auto", "off"], { error: "BPFTRACE_MCP_OWN_CGROUP must be auto or off" }),
@@ -120,9 +126,13 @@ function splitList(value: string): string[] {
     .filter((item) => item.length > 0);
 }
 
-function defaultAuditPath(env: NodeJS.ProcessEnv): string {
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const stateHome = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/") ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
-  return join(stateHome, "bpftrace-mcp-server", "audit.jsonl");
+  return join(stateHome, "bpftrace-mcp-server");
+}
+
+function defaultAuditPath(env: NodeJS.ProcessEnv): string {
+  return join(defaultStateDir(env), "audit.jsonl");
 }
 
 function parseChildEnv(value: string): Record<string, string> {
@@ -211,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     return value === undefined || value === "" ? SETTINGS[name].default : value;
   };
   const auditSetting = get("BPFTRACE_MCP_AUDIT_LOG").trim();
+  const stateSetting = get("BPFTRACE_MCP_STATE_DIR").trim();
   const parsed = configSchema.safeParse({
     bpftracePath: get("BPFTRACE_PATH"),
     sudoPassword: env.BPFTRACE_PASSWD ?? "",
@@ -235,6 +246,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     auditMaxBytes: get("BPFTRACE_MCP_AUDIT_MAX_BYTES"),
     auditRetentionMs: get("BPFTRACE_MCP_AUDIT_RETENTION_HOURS"),
     auditMaxTotalBytes: get("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES"),
+    stateDir: stateSetting.toLowerCase() === "off" ? null : stateSetting || defaultStateDir(env),
+    storeRetentionMs: get("BPFTRACE_MCP_STORE_RETENTION_DAYS"),
+    storeMaxBytes: get("BPFTRACE_MCP_STORE_MAX_BYTES"),
     maxMessageBytes: get("BPFTRACE_MCP_MAX_MESSAGE_BYTES"),
     childEnv: parseChildEnv(get("BPFTRACE_MCP_CHILD_ENV")),
     ownCgroup: get("BPFTRACE_MCP_OWN_CGROUP").trim().toLowerCase(),
@@ -265,6 +279,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   if ((config.http.tlsCert === null) !== (config.http.tlsKey === null)) {
     throw new ConfigError("BPFTRACE_MCP_TLS_CERT and BPFTRACE_MCP_TLS_KEY go together: set both or neither");
+  }
+  if (config.stateDir !== null && !config.stateDir.startsWith("/")) {
+    throw new ConfigError("BPFTRACE_MCP_STATE_DIR must be an absolute path, or 'off'");
   }
   if (config.auditMaxTotalBytes < 2 * config.auditMaxBytes) {
     throw new ConfigError("BPFTRACE_MCP_AUDIT_MAX_TOTAL_BYTES must be at least twice BPFTRACE_MCP_AUDIT_MAX_BYTES (the log and one rotated file)");

@@ -6,6 +6,7 @@ import { eraseFromInitialEnviron } from "./initial-environ.js";
 import { createLogger, type Logger } from "./logger.js";
 import { enterServerCgroup } from "./bpftrace/own-cgroup.js";
 import { createServer } from "./server.js";
+import { SqliteStore } from "./storage/sqlite-store.js";
 import { StdioTransport } from "./transports/stdio.js";
 import { PACKAGE } from "./version.js";
 
@@ -46,7 +47,9 @@ async function prepare(options: CliOptions): Promise<{ config: Config; logger: L
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   const cgroup = enterServerCgroup(config.ownCgroup, logger);
-  const { server, context, cleanup } = createServer({ config, logger, serverCgroupId: cgroup?.id ?? null });
+  // Opens on its own thread: the client's initialize is not kept waiting for the file.
+  const store = config.stateDir === null ? undefined : SqliteStore.open(config, logger);
+  const { server, context, cleanup } = createServer({ config, logger, serverCgroupId: cgroup?.id ?? null, ...(store ? { store } : {}) });
   // Not the SDK's StdioServerTransport: one line over its 10 MiB buffer closed the session for good.
   const transport = new StdioTransport({
     maxMessageBytes: config.maxMessageBytes,
@@ -84,7 +87,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on("uncaughtException", (error) => logger.error({ err: { message: error.message, stack: error.stack } }, "uncaught exception"));
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   await server.connect(transport);
-  logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off" }, "serving MCP on stdio");
+  logger.info({ version: PACKAGE.version, maxConcurrent: config.maxConcurrent, audit: config.auditLogPath ?? "off", store: store?.file ?? "off" }, "serving MCP on stdio");
   // Check bpftrace and privileges once the client has finished the handshake: off the first tool
   // call's path, but not in the way of the `initialize` answer (at most one sudo attempt, as on first
   // use; a failure is reported again, with its fix, by every tool that needs bpftrace).

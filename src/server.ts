@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import { loadExamples, type Example } from "./examples/catalog.js";
 import { registerExampleResources } from "./examples/resources.js";
 import { ExecutionRegistry } from "./executions/registry.js";
+import type { ExecutionStore } from "./executions/store.js";
 import type { Logger } from "./logger.js";
 import { registerPrompts } from "./prompts/index.js";
 import type { ToolContext } from "./tools/context.js";
@@ -31,6 +32,8 @@ export interface ServerDeps {
   hostOptions?: HostOptions;
   /** The cgroup the server process moved itself into (index.ts does, when it can); null: none. */
   serverCgroupId?: bigint | null;
+  /** Where executions and saved sessions outlive the process (the SQLite store); default: memory only. */
+  store?: ExecutionStore;
 }
 
 /** The parts every MCP session shares: one registry, probe cache and audit log per process. */
@@ -52,7 +55,7 @@ export function createEngine(deps: ServerDeps): Engine {
   const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, auditLimits, logger, now) : disabledAudit);
   const host = new BpftraceHost(config, logger, deps.hostOptions);
   const serverCgroupId = deps.serverCgroupId ?? null;
-  const registry = new ExecutionRegistry({ config, host, audit, logger, now, serverCgroupId });
+  const registry = new ExecutionRegistry({ config, host, audit, logger, now, serverCgroupId, ...(deps.store ? { store: deps.store } : {}) });
   const context: ToolContext = {
     config,
     host,

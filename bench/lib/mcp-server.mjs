@@ -30,13 +30,15 @@ export const BASE_ENV = {
  * from inside the server (with `probe: "gc"`, after forcing garbage collection).
  */
 export async function startServer({ env = {}, entry = SERVER_ENTRY, args = [], probe = null, nodeFlags = [] } = {}) {
+  // Executions are stored (the default) in a directory of the server's own, removed at close, unless the measurement names one.
+  const stateDir = env.BPFTRACE_MCP_STATE_DIR === undefined && entry === SERVER_ENTRY ? mkdtempSync(join(tmpdir(), "bpftrace-mcp-bench-state-")) : null;
   const probeFile = probe ? join(mkdtempSync(join(tmpdir(), "bpftrace-mcp-bench-")), "probe.json") : null;
   const nodeArgs = [...nodeFlags, ...(probe ? ["--expose-gc", "--import", PROBE_PRELOAD] : [])];
   const probeEnv = probe ? { BENCH_PROBE_FILE: probeFile, BENCH_PROBE_GC: probe === "gc" ? "1" : "0" } : {};
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [...nodeArgs, entry, ...args],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...BASE_ENV, ...probeEnv, ...env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...BASE_ENV, ...(stateDir ? { BPFTRACE_MCP_STATE_DIR: stateDir } : {}), ...probeEnv, ...env },
     cwd: "/",
     stderr: "pipe",
   });
@@ -102,6 +104,7 @@ export async function startServer({ env = {}, entry = SERVER_ENTRY, args = [], p
       const stray = await killSurvivors([pid, ...children], 3_000);
       disown(pid);
       if (probeFile) rmSync(dirname(probeFile), { recursive: true, force: true });
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
       return stray;
     },
   };

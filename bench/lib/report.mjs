@@ -54,6 +54,45 @@ function throughputRows(entries, verdicts) {
   ]);
 }
 
+function storeThroughputRows(entries, verdicts) {
+  return entries
+    .filter((entry) => entry.storeRatio)
+    .map((entry) => [
+      "2b",
+      `Throughput with the store on (a running trace's newest 10,000 lines written each second, every kept line at its end), ${entry.name} printf/s attempted`,
+      `${spread(entry.subject.linesPerSecond, 0, 1e-3)}k lines/s, store on; lost by server: ${serverLost(entry)}`,
+      `${spread(entry.storeOff.linesPerSecond, 0, 1e-3)}k lines/s, the same server with BPFTRACE_MCP_STATE_DIR=off`,
+      `${spread(entry.storeRatio, 2)}×`,
+      TARGETS.storeThroughput,
+      verdictText(verdicts[`storeThroughput ${entry.name}`]),
+    ]);
+}
+
+function storeRows(store, verdicts) {
+  const { startup, latency } = store;
+  const pair = (side) => `${side.p50.toFixed(1)} / ${side.p99.toFixed(1)}`;
+  return [
+    [
+      "7",
+      `Store start-up: ${store.executions.toLocaleString("en")} stored executions, ${(store.outputBytes / 2 ** 30).toFixed(2)} GiB of output, against an empty store`,
+      `initialize ${spread(startup.fullInitializeMs)} ms; first list_executions answered ${spread(startup.fullFirstListMs)} ms after spawn`,
+      `empty: ${spread(startup.emptyInitializeMs)} ms; ${spread(startup.emptyFirstListMs)} ms`,
+      `${spread(startup.initializeRatio, 2)}×; ${spread(startup.firstListRatio, 2)}×`,
+      TARGETS.storeStartup,
+      verdictText(verdicts.storeStartup),
+    ],
+    [
+      "7",
+      "Stored executions, p50 / p99 ms: get_result (100 lines at a random offset), list_executions (20 at a random offset)",
+      `get_result ${pair(latency.get.stored)}; list_executions ${pair(latency.list.stored)}`,
+      `live (in memory): get_result ${pair(latency.get.live)}; list_executions ${pair(latency.list.live)} (${latency.list.liveExecutions} executions, store off)`,
+      `p99 ${(latency.get.stored.p99 / latency.get.live.p99).toFixed(2)}×; ${(latency.list.stored.p99 / latency.list.live.p99).toFixed(2)}×`,
+      TARGETS.storeLatency,
+      verdictText(verdicts.storeLatency),
+    ],
+  ];
+}
+
 function responsivenessRows(result, verdicts) {
   const { idle, flood } = result;
   const median = (summary, digits = 1) => (summary && Number.isFinite(summary.median) ? summary.median.toFixed(digits) : "?");
@@ -152,11 +191,13 @@ export function renderTable(results) {
   const rows = [
     ...(results.startLatency ? startRows(results.startLatency, verdicts) : []),
     ...(results.throughput ? throughputRows(results.throughput, verdicts) : []),
+    ...(results.throughput ? storeThroughputRows(results.throughput, verdicts) : []),
     ...(results.responsiveness ? responsivenessRows(results.responsiveness, verdicts) : []),
     ...(results.probeSearch ? probeRows(results.probeSearch, verdicts) : []),
     ...(results.memory ? memoryRows(results.memory, verdicts) : []),
     ...(results.coldStart ? coldStartRows(results.coldStart, verdicts) : []),
     ...(results.http ? httpRows(results.http, verdicts) : []),
+    ...(results.store ? storeRows(results.store, verdicts) : []),
   ];
   const header = ["#", "Figure", "Server (median (min–max))", "Baseline, same run", "Ratio", "Target", "Verdict"];
   const line = (cells) => `| ${cells.join(" | ")} |`;

@@ -38,10 +38,11 @@ function account({ fires, perFire, printfLines, lostEvents, lines }) {
   };
 }
 
-async function serverRun(perFire, seconds) {
+async function serverRun(perFire, seconds, storeEnv = {}) {
   // Rings (and the server-wide output budget) large enough to keep every line of every round: a line
-  // the server drops is then a line it failed to read, not one a limit evicted.
-  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000", BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "8000000000" } });
+  // the server drops is then a line it failed to read, not one a limit evicted. The store is on
+  // (every line of the ring is written to disk too) unless storeEnv turns it off.
+  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000", BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "8000000000", ...storeEnv } });
   try {
     const cpuBefore = cpuTimeMs(server.pid);
     const started = structured(await server.call("exec_program", { program: floodProgram(perFire), timeout: seconds }));
@@ -92,7 +93,8 @@ function summarizeSide(runs) {
 export async function measureThroughput({ runs, seconds, bpftraceFile, rates, log }) {
   const results = [];
   for (const rate of rates) {
-    log(`throughput ${rate.name}: ${runs} × (minimal reader, server), ${seconds} s each`);
+    log(`throughput ${rate.name}: ${runs} × (minimal reader, server with its store, server with the store off), ${seconds} s each`);
+    const storeOff = [];
     const { baseline, subject } = await alternate(
       runs,
       async () => {
@@ -100,9 +102,16 @@ export async function measureThroughput({ runs, seconds, bpftraceFile, rates, lo
         await sleep(200);
         return run;
       },
-      async () => {
+      async (round) => {
+        // The store's cost: the same server with it off, right beside each run with it on (order flips each round).
+        const off = async () => {
+          storeOff.push(await serverRun(rate.perFire, seconds, { BPFTRACE_MCP_STATE_DIR: "off" }));
+          await sleep(200);
+        };
+        if (round % 2 === 1) await off();
         const run = await serverRun(rate.perFire, seconds);
         await sleep(200);
+        if (round % 2 === 0) await off();
         return run;
       },
     );
@@ -113,9 +122,11 @@ export async function measureThroughput({ runs, seconds, bpftraceFile, rates, lo
       baseline: summarizeSide(baseline),
       subject: summarizeSide(subject),
       ratio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), baseline.map((run) => run.linesPerSecond))),
+      storeOff: summarizeSide(storeOff),
+      storeRatio: summarize(pairedRatios(subject.map((run) => run.linesPerSecond), storeOff.map((run) => run.linesPerSecond))),
       serverDropped: subject.reduce((sum, run) => sum + run.linesDropped, 0),
       missingEnds: subject.reduce((sum, run) => sum + run.missingEnd, 0),
-      runs: { baseline, subject },
+      runs: { baseline, subject, storeOff },
     });
   }
   return results;

@@ -12,6 +12,9 @@ export const TARGETS = {
   memory: "< 120 MB; flat",
   coldStart: "≤ 1.00× reference",
   http: "≥ 1.00× reference req/s",
+  storeThroughput: "≥ 0.95× the store off, 0 lost",
+  storeStartup: "≤ 1.2× an empty store",
+  storeLatency: "p99 < 2× live",
 };
 
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
@@ -22,6 +25,7 @@ export const FAR_OFF = {
   memory: "RSS > 200 MB",
   coldStart: "> 2× reference",
   http: "< 0.50× reference req/s",
+  store: "every round < 0.80× the store off; start-up > 2× empty; stored p99 > 5× live",
 };
 
 // A leak shows as growth of the used heap from the 50th execution on, or of the RSS outside V8's
@@ -90,6 +94,14 @@ export function judgeTargets(results) {
   if (memory) verdicts.memory = memory.withFullRings.rssMb < 120 && memory.churn.afterAll.rssMb < 120 && isFlat(memory.churn);
   if (results.coldStart) verdicts.coldStart = results.coldStart.ratio.median <= 1.0;
   if (results.http) verdicts.http = results.http.ping.ratio.median >= 1.0 && results.http.tool.ratio.median >= 1.0;
+  if (results.throughput?.[0]?.storeRatio) {
+    for (const entry of results.throughput) verdicts[`storeThroughput ${entry.name}`] = entry.storeRatio.median >= 0.95 && serverLost(entry) === 0;
+  }
+  const store = results.store;
+  if (store) {
+    verdicts.storeStartup = store.startup.initializeRatio.median <= 1.2 && store.startup.firstListRatio.median <= 1.2;
+    verdicts.storeLatency = store.latency.get.stored.p99 < 2 * store.latency.get.live.p99 && store.latency.list.stored.p99 < 2 * store.latency.list.live.p99;
+  }
   return verdicts;
 }
 
@@ -117,6 +129,17 @@ export function farOff(results) {
   }
   for (const [name, entry] of Object.entries(results.http ? { ping: results.http.ping, "tool call": results.http.tool } : {})) {
     if (entry.ratio.median < 0.5) problems.push(`HTTP ${name}: ${entry.ours.median.toFixed(0)} req/s, ${entry.ratio.median.toFixed(2)}× the reference's ${entry.reference.median.toFixed(0)}`);
+  }
+  for (const entry of results.throughput ?? []) {
+    if (entry.storeRatio && entry.storeRatio.max < 0.8) problems.push(`throughput ${entry.name}: ${entry.storeRatio.max.toFixed(2)}× the store off at best (every round < 0.80×)`);
+  }
+  const store = results.store;
+  if (store) {
+    if (store.startup.firstListRatio.median > 2) problems.push(`store: start-up to the first list ${store.startup.firstListRatio.median.toFixed(2)}× an empty store (> 2×)`);
+    for (const call of ["get", "list"]) {
+      const { live, stored } = store.latency[call];
+      if (stored.p99 > 5 * Math.max(live.p99, 1)) problems.push(`store: ${call} p99 ${stored.p99.toFixed(1)} ms on stored executions > 5 × live ${live.p99.toFixed(1)} ms`);
+    }
   }
   const cold = results.coldStart;
   if (cold && cold.subjectMs.median > 2 * cold.baselineMs.median) {

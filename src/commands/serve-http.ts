@@ -5,6 +5,7 @@ import { StaticTokens } from "../auth/token-file.js";
 import { parseListenAddress, type Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createEngine } from "../server.js";
+import { SqliteStore } from "../storage/sqlite-store.js";
 import { isLoopbackHost, startHttp } from "../transports/http.js";
 import { PACKAGE } from "../version.js";
 
@@ -60,7 +61,9 @@ export async function serveHttp(config: Config, logger: Logger, args: ServeHttpA
 
   // Before anything is spawned: the filter hiding this process tree from traces is then one cgroup comparison.
   const cgroup = enterServerCgroup(config.ownCgroup, logger);
-  const engine = createEngine({ config, logger, serverCgroupId: cgroup?.id ?? null });
+  // Executions outlive the process too: the same store stdio uses, opened on its own thread.
+  const store = config.stateDir === null ? undefined : SqliteStore.open(config, logger);
+  const engine = createEngine({ config, logger, serverCgroupId: cgroup?.id ?? null, ...(store ? { store } : {}) });
   let jwt: JwtVerifier | null = null;
   let running;
   try {

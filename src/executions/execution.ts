@@ -1,6 +1,8 @@
+import type { MapsPrint } from "../bpftrace/maps.js";
 import { OutputRing, type OutputStream, type RingBudget } from "./ring-buffer.js";
 
-export type ExecutionStatus = "running" | "completed" | "timed_out" | "stopped" | "failed";
+/** `interrupted`: the server running it ended without seeing its end (killed); it is served from the store with what was kept. */
+export type ExecutionStatus = "running" | "completed" | "timed_out" | "stopped" | "failed" | "interrupted";
 
 /** Why the server asked bpftrace to stop, if it did. */
 export type StopReason = "deadline" | "attach_timeout" | "stop_request" | "shutdown";
@@ -35,6 +37,12 @@ export class Execution {
   /** Set when the end of this run could not be written to the audit log. */
   auditWarning: string | null = null;
   truncatedLines = 0;
+  /** The maps bpftrace printed (at the end, and each snapshot), parsed. */
+  maps: MapsPrint[] = [];
+  /** Served from the execution store: run by an earlier server process, or by another one on the same state directory. */
+  stored = false;
+  /** Set when this run's record could not be (fully) written to the execution store. */
+  storeWarning: string | null = null;
   /** The first stderr lines, kept apart from the ring so a flood cannot evict the error message. */
   readonly stderrHead: string[] = [];
   private readonly waiters = new Set<() => void>();

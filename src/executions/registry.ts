@@ -7,10 +7,14 @@ import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision } from "../policy/index.js";
+import { parseEndMaps } from "../bpftrace/maps-adapter.js";
 import { Execution } from "./execution.js";
 import { ProgramGate } from "./gate.js";
+import { MemoryStore } from "./memory-store.js";
 import { OutputBudget } from "./output-budget.js";
 import { LOCAL_PRINCIPAL, mayAccess, type Principal } from "./principal.js";
+import type { ExecutionStore } from "./store.js";
+import { StoredExecutions, type ListedExecution } from "./stored-executions.js";
 import { supervise, type Supervision } from "./supervisor.js";
 
 // The in-program guard fires this long after the server's own deadline, so the server's SIGINT normally wins.
@@ -38,6 +42,8 @@ export interface ExecutionRegistryDeps {
   serverPid?: number;
   /** The server's own cgroup v2, when it has one: the cheaper way to hide that tree. */
   serverCgroupId?: bigint | null;
+  /** Where executions are kept beyond this process (default: in memory only). */
+  store?: ExecutionStore;
 }
 
 /** Identifier format handed to clients; anything else is rejected before lookup. */
@@ -61,9 +67,13 @@ export class ExecutionRegistry {
   readonly outputBudget: OutputBudget;
   /** The policy, with this machine's file checks; validate_program asks it too. */
   readonly gate: ProgramGate;
+  readonly store: ExecutionStore;
+  private readonly stored: StoredExecutions;
 
   constructor(private readonly deps: ExecutionRegistryDeps) {
     this.now = deps.now ?? Date.now;
+    this.store = deps.store ?? new MemoryStore();
+    this.stored = new StoredExecutions(this.store);
     this.outputBudget = new OutputBudget(deps.config.outputBudgetBytes, () => this.finishedWithOutput());
     this.gate = new ProgramGate(deps.config, deps.logger);
     this.sweepTimer = setInterval(() => this.sweep(), deps.config.cleanupIntervalMs);
@@ -138,6 +148,7 @@ export class ExecutionRegistry {
         throw error;
       }
       this.executions.set(id, execution);
+      this.store.track(execution);
     } finally {
       // Held until the execution is registered, so racing calls cannot exceed the limit.
       this.reserved -= 1;
@@ -159,8 +170,11 @@ export class ExecutionRegistry {
       logger: this.deps.logger,
       onEnd: (ended) => {
         if (ended.error !== null) ended.error = inUserTerms(ended.error, instrumented.source, source);
+        // TEMPORARY (issue 19): until the maps parser of issue 16 sets them, the END maps are read here.
+        if (ended.maps.length === 0) ended.maps = parseEndMaps(ended.ring);
         this.supervisions.delete(ended.id);
         this.recordEnd(ended, tool, who);
+        this.store.ended(ended);
       },
     });
     this.supervisions.set(id, supervision);
@@ -217,6 +231,44 @@ export class ExecutionRegistry {
     return [...this.executions.values()].filter((execution) => mayAccess(principal, execution.ownerId)).sort((a, b) => b.startedAt - a.startedAt);
   }
 
+  /**
+   * The execution with this id, live or from the store (run by an earlier or another server
+   * process, or forgotten from memory after the retention period), with get's access rule.
+   */
+  async resolve(id: string, principal: Principal = LOCAL_PRINCIPAL): Promise<Execution> {
+    const live = EXECUTION_ID_PATTERN.test(id) ? this.executions.get(id) : undefined;
+    // A finished run whose output the memory budget took back is read from the store, which kept it.
+    if (live && !(live.finished && live.outputEvicted && this.store.persistent)) return this.get(id, principal);
+    const stored = EXECUTION_ID_PATTERN.test(id) ? await this.stored.find(id, principal) : null;
+    if (stored && stored.ring.linesTotal >= (live?.ring.linesTotal ?? 0)) return stored;
+    return this.get(id, principal);
+  }
+
+  /** A page of what `principal` may see, live and stored, newest first. */
+  page(principal: Principal, offset: number, limit: number): Promise<{ total: number; entries: ListedExecution[] }> {
+    return this.stored.page(principal, this.list(principal), offset, limit);
+  }
+
+  /** Stops (if running) and deletes an execution of `principal`'s own, from memory and the store. */
+  async forget(id: string, principal: Principal = LOCAL_PRINCIPAL): Promise<Execution> {
+    const execution = await this.resolve(id, principal);
+    if (execution.ownerId !== principal.id) {
+      throw new BpftraceMcpError("NOT_PERMITTED", `Execution ${id} belongs to another principal: only its owner can forget it.`, { hint: "Forget only executions you started." });
+    }
+    if (execution.stored && !execution.finished) {
+      throw new BpftraceMcpError("NOT_PERMITTED", `Execution ${id} is running in another server process: it can be forgotten once it has ended.`, { hint: "Wait for its end (get_result shows its status), then forget it." });
+    }
+    if (this.supervisions.has(id)) await this.stop(id, principal);
+    const live = this.executions.get(id);
+    if (live) {
+      this.executions.delete(id);
+      live.ring.detach();
+    }
+    this.stored.evict(id);
+    await this.store.forget(id);
+    return execution;
+  }
+
   runningCount(): number {
     return this.supervisions.size;
   }
@@ -245,8 +297,9 @@ export class ExecutionRegistry {
     return this.supervisions.get(id)?.snapshotMaps() ?? false;
   }
 
-  /** Forgets finished executions older than the retention period; returns how many. */
+  /** Forgets finished executions older than the retention period (the store keeps them); returns how many. */
   sweep(): number {
+    this.store.sweep();
     const cutoff = this.now() - this.deps.config.retentionMs;
     let removed = 0;
     for (const [id, execution] of this.executions) {
@@ -284,6 +337,8 @@ export class ExecutionRegistry {
     // The counts of repeated refusals still held back.
     this.deps.audit.flush?.();
     await this.gate.close();
+    // Every run's end is written before the process goes.
+    await this.store.close();
   }
 
   private recordEnd(execution: Execution, tool: string, who: { principal: string; remote: string | null }): void {

@@ -333,6 +333,61 @@ export class OutputRing {
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
   }
 
+  /**
+   * The kept lines in [from, to) copied out for the store, decoding nothing: one buffer of the lines
+   * joined by newlines, where each ends, and which are stderr (null: none). A run of lines that sit
+   * one newline apart in one chunk (a flood's usual case) is one copy. Null when none is kept.
+   */
+  exportLines(from: number, to: number, allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(new ArrayBuffer(bytes))): { firstLine: number; bytes: Uint8Array; ends: Uint32Array; stderr: Uint8Array | null } | null {
+    const first = Math.max(from, this.head);
+    const end = Math.min(to, this.total);
+    if (end <= first) return null;
+    const { capacityLines, starts, ends: lineEnds, streams, chunkOf, chunkBuffers } = this;
+    const count = end - first;
+    // `allocate` hands out 8-byte aligned views (a fresh buffer, or a slice of the store's shared one).
+    const endsView = allocate(count * 4);
+    const ends = new Uint32Array(endsView.buffer, endsView.byteOffset, count);
+    let stderr: Uint8Array | null = null;
+    // One pass over the lines: where each ends in the copy, and the runs to copy (chunk, start, end).
+    const runs: number[] = [];
+    let at = 0;
+    let index = first;
+    let slot = first % capacityLines;
+    while (index < end) {
+      const chunkNumber = chunkOf[slot]!;
+      const chunk = chunkBuffers[chunkNumber % capacityLines];
+      const runStart = starts[slot]!;
+      let lastEnd = lineEnds[slot]!;
+      for (;;) {
+        ends[index - first] = at + lastEnd - runStart;
+        if (streams[slot] === 1) (stderr ??= new Uint8Array(count))[index - first] = 1;
+        index += 1;
+        slot = slot + 1 === capacityLines ? 0 : slot + 1;
+        if (index >= end || chunkOf[slot] !== chunkNumber || starts[slot] !== lastEnd + 1 || chunk?.[lastEnd] !== NEWLINE) break;
+        lastEnd = lineEnds[slot]!;
+      }
+      runs.push(chunkNumber, runStart, lastEnd);
+      at += lastEnd - runStart + 1;
+    }
+    const bytes = allocate(at);
+    let offset = 0;
+    for (let run = 0; run < runs.length; run += 3) {
+      const [chunkNumber, runStart, runEnd] = [runs[run]!, runs[run + 1]!, runs[run + 2]!];
+      chunkBuffers[chunkNumber % capacityLines]?.copy(bytes, offset, runStart, runEnd);
+      offset += runEnd - runStart;
+      bytes[offset++] = NEWLINE;
+    }
+    return { firstLine: first, bytes, ends, stderr };
+  }
+
+  /** Makes an empty ring begin at absolute line `index`, as a stored run's ring did (restored from the store). */
+  startAt(index: number, evictedForBudget: boolean): void {
+    if (this.total !== 0) throw new Error("startAt needs an empty ring");
+    this.head = index;
+    this.total = index;
+    this.droppedForBudget = evictedForBudget;
+  }
+
   private lineAt(index: number): OutputLine {
     const slot = index % this.capacityLines;
     const chunk = this.chunkBuffers[this.chunkOf[slot]! % this.capacityLines];

@@ -37,6 +37,8 @@ export const registerExecProgramTool: ToolRegistrar = (server, context) => {
       runTool(context, "exec_program", extra, async (principal) => {
         const timeoutSeconds = timeout === undefined ? config.defaultTimeoutSeconds : Math.ceil(timeout);
         const { execution, warnings } = await context.registry.start(program, timeoutSeconds, { principal });
+        const storeHealth = context.registry.store.health();
+        if (storeHealth) warnings.push(storeHealth);
         const summary = summarize(execution, context.now());
         const next = execution.finished
           ? "It has already ended; get_result returns its output."

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Execution } from "../executions/execution.js";
 import { EXECUTION_ID_PATTERN } from "../executions/registry.js";
+import type { ExecutionRecord, ExecutionStore } from "../executions/store.js";
 
 /** The execution_id argument shared by the tools that take one. */
 export const executionIdSchema = z
@@ -11,7 +12,7 @@ export const executionIdSchema = z
 /** Facts about an execution that every tool reporting one shares. */
 export const executionSummarySchema = {
   execution_id: z.string(),
-  status: z.enum(["running", "completed", "timed_out", "stopped", "failed"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline"),
+  status: z.enum(["running", "completed", "timed_out", "stopped", "failed", "interrupted"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline"),
   started_at: z.string().describe("ISO time the trace was started"),
   duration_ms: z.number(),
   timeout_seconds: z.number(),
@@ -23,6 +24,9 @@ export const executionSummarySchema = {
   lines_dropped: z.number().describe("oldest lines evicted from the ring buffer"),
   output_evicted: z.boolean().describe("output was dropped to stay within the server's memory budget"),
 };
+
+/** Read from disk: run by an earlier or another server process (get_result and list_executions say it). */
+export const storedSchema = { stored: z.boolean() };
 
 export type ExecutionSummary = {
   execution_id: string;
@@ -37,6 +41,7 @@ export type ExecutionSummary = {
   lines_total: number;
   lines_dropped: number;
   output_evicted: boolean;
+  stored?: boolean;
 };
 
 export function summarize(execution: Execution, now: number): ExecutionSummary {
@@ -56,12 +61,41 @@ export function summarize(execution: Execution, now: number): ExecutionSummary {
   };
 }
 
+/** The same facts from a stored record (a listing reads no output). */
+export function summarizeRecord(record: ExecutionRecord, now: number): ExecutionSummary {
+  return {
+    execution_id: record.id,
+    status: record.status,
+    started_at: new Date(record.startedAt).toISOString(),
+    duration_ms: (record.endedAt ?? now) - record.startedAt,
+    timeout_seconds: record.timeoutSeconds,
+    attached_probes: record.attachedProbes,
+    exit_code: record.exitCode,
+    exit_signal: record.exitSignal,
+    error: record.error,
+    lines_total: record.linesTotal,
+    lines_dropped: record.firstAvailable,
+    output_evicted: record.outputEvicted,
+    stored: true,
+  };
+}
+
 /** One line describing an execution, for text renderings. */
 export function describeExecution(summary: ExecutionSummary): string {
   const parts = [`${summary.execution_id}: ${summary.status}`, `${(summary.duration_ms / 1000).toFixed(1)}s of ${summary.timeout_seconds}s`, `${summary.lines_total} lines`];
   if (summary.lines_dropped > 0) parts.push(`${summary.lines_dropped} dropped`);
   if (summary.exit_code !== null) parts.push(`exit ${summary.exit_code}`);
   if (summary.exit_signal) parts.push(`signal ${summary.exit_signal}`);
+  if (summary.stored) parts.push("stored");
   const line = parts.join(", ");
   return summary.output_evicted ? `${line}. Output dropped to stay within the server's memory budget (BPFTRACE_MCP_OUTPUT_BUDGET_BYTES).` : line;
+}
+
+/** Problems a result about `execution` must mention: its audit record, and the store while it cannot keep results. */
+export function executionWarnings(execution: Execution, store: ExecutionStore): string[] {
+  const warnings: string[] = [];
+  if (execution.auditWarning) warnings.push(execution.auditWarning);
+  const storeWarning = store.health() ?? execution.storeWarning;
+  if (storeWarning) warnings.push(storeWarning);
+  return warnings;
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { toolResult } from "../errors.js";
 import type { Execution } from "../executions/execution.js";
 import { runTool, type ToolRegistrar } from "./context.js";
-import { describeExecution, executionIdSchema, executionSummarySchema, summarize } from "./execution-view.js";
+import { describeExecution, executionIdSchema, executionSummarySchema, executionWarnings, storedSchema, summarize } from "./execution-view.js";
 
 const MAX_LIMIT = 10_000;
 const MAX_WAIT_SECONDS = 30;
@@ -28,6 +28,7 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
       },
       outputSchema: {
         ...executionSummarySchema,
+        ...storedSchema,
         offset: z.number().describe("absolute index of the first returned line"),
         lines: z.array(z.object({ stream: z.enum(["stdout", "stderr"]), text: z.string() })),
         next_offset: z.number().describe("pass as offset to read on"),
@@ -42,9 +43,11 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
     async ({ execution_id, offset = 0, limit = 1000, wait_seconds = 0, snapshot_maps = false }, extra) =>
       runTool(context, "get_result", extra, async (principal) => {
         const { registry } = context;
-        const execution = registry.get(execution_id, principal);
+        const execution = await registry.resolve(execution_id, principal);
         let snapshot: "requested" | "unsupported" | "not_running" | null = null;
-        if (snapshot_maps) {
+        // A stored run is not this server's to signal, nor to wait for.
+        if (snapshot_maps && execution.stored) snapshot = "not_running";
+        else if (snapshot_maps) {
           const traits = context.host.readyHost()?.traits;
           const supported = traits !== undefined && (traits.mapSnapshotSignal !== null || traits.snapshotProbe);
           if (!supported) snapshot = "unsupported";
@@ -52,10 +55,10 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
           else snapshot = "not_running";
           if (snapshot === "requested") await settleSnapshot(execution);
         }
-        if (wait_seconds > 0) await execution.waitForOutput(offset, wait_seconds * 1000);
+        if (wait_seconds > 0 && !execution.stored) await execution.waitForOutput(offset, wait_seconds * 1000);
         const slice = execution.ring.read(offset, limit);
         const nextOffset = slice.firstIndex + slice.lines.length;
-        const summary = summarize(execution, context.now());
+        const summary = { ...summarize(execution, context.now()), stored: execution.stored };
         const structured = {
           ...summary,
           offset: slice.firstIndex,
@@ -65,7 +68,7 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
           skipped: slice.skipped,
           truncated_lines: execution.truncatedLines,
           snapshot,
-          warnings: execution.auditWarning ? [execution.auditWarning] : [],
+          warnings: executionWarnings(execution, registry.store),
         };
         return toolResult(renderText(structured, describeExecution(summary)), structured);
       }),

@@ -1,5 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { registerBpfInfoTool } from "./bpf-info.js";
+import { registerCompareExecutionsTool } from "./compare-executions.js";
+import { registerSessionsTool } from "./sessions.js";
 import { registerDescribeStructTool } from "./describe-struct.js";
 import { registerGetExampleTool } from "./get-example.js";
 import { registerListExamplesTool } from "./list-examples.js";
@@ -25,6 +27,8 @@ export const TOOL_REGISTRARS: readonly ToolRegistrar[] = [
   registerListExamplesTool,
   registerGetExampleTool,
   registerDescribeStructTool,
+  registerCompareExecutionsTool,
+  registerSessionsTool,
 ];
 
 export function registerTools(server: McpServer, context: ToolContext): void {

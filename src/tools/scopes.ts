@@ -15,6 +15,8 @@ export const TOOL_SCOPES: Readonly<Record<string, Scope>> = {
   get_result: "bpftrace:trace",
   stop_execution: "bpftrace:trace",
   list_executions: "bpftrace:trace",
+  compare_executions: "bpftrace:trace",
+  sessions: "bpftrace:trace",
 };
 
 /** The scope a tool needs; admin for a tool nobody listed (fail closed). */

@@ -10,16 +10,20 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
     {
       title: "Stop a running trace",
       description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
-      inputSchema: { execution_id: executionIdSchema },
+      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("delete it too (own runs only)") },
       outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ execution_id }, extra) =>
+    async ({ execution_id, forget = false }, extra) =>
       runTool(context, "stop_execution", extra, async (principal) => {
-        const wasRunning = !context.registry.get(execution_id, principal).finished;
-        const execution = await context.registry.stop(execution_id, principal);
+        const { registry } = context;
+        const found = await registry.resolve(execution_id, principal);
+        // Another server's trace is stopped by that server; its stored record can still be forgotten.
+        const wasRunning = !found.finished && !found.stored;
+        const execution = forget ? await registry.forget(execution_id, principal) : found.stored ? found : await registry.stop(execution_id, principal);
         const summary = summarize(execution, context.now());
-        const text = `${wasRunning ? "Stopped" : "Already ended"}: ${describeExecution(summary)}. Read its output with get_result.`;
+        const state = wasRunning ? "Stopped" : found.stored && !found.finished ? "Running in another server process (not stopped)" : "Already ended";
+        const text = forget ? `${wasRunning ? "Stopped and forgot" : "Forgot"}: ${describeExecution({ ...summary, stored: execution.stored })}.` : `${state}: ${describeExecution({ ...summary, stored: execution.stored })}. Read its output with get_result.`;
         return toolResult(text, { ...summary, was_running: wasRunning });
       }),
   );

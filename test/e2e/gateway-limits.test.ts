@@ -91,6 +91,8 @@ describe("output memory across many flooding runs (fake bpftrace)", () => {
         // 60 KB lines cut to 1 KiB: a kept line used to pin the whole 64 KiB read it came in.
         BPFTRACE_MCP_MAX_LINE_CHARS: "1024",
         BPFTRACE_MCP_RING_BYTES: String(1024 * 1024),
+        // Memory alone: with the store on, a run whose output left memory is read back from disk.
+        BPFTRACE_MCP_STATE_DIR: "off",
       },
     });
     const baseline = rssBytes(server.pid);

@@ -9,6 +9,7 @@ import { SERVER_ENTRY, startServer, textOf, waitFor, type RunningServer } from "
 
 const EXPECTED_TOOLS = [
   "bpf_info",
+  "compare_executions",
   "describe_struct",
   "exec_program",
   "get_example",
@@ -16,6 +17,7 @@ const EXPECTED_TOOLS = [
   "list_examples",
   "list_executions",
   "list_probes",
+  "sessions",
   "stop_execution",
   "validate_program",
 ];

@@ -1,7 +1,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const SERVER_ENTRY = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
@@ -24,6 +26,9 @@ export async function startServer(
   options: { env?: Record<string, string>; args?: string[]; cwd?: string; /** Runs the server through this command, e.g. setpriv. */ launcher?: string[] } = {},
 ): Promise<RunningServer> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first (npm test does)`);
+  // Each server stores its executions in a directory of its own (removed at close) unless the test names one;
+  // one run as another user (launcher) keeps the default under that user's HOME.
+  const ownStateDir = options.env?.BPFTRACE_MCP_STATE_DIR === undefined && !options.launcher ? mkdtempSync(join(tmpdir(), "bpftrace-mcp-state-")) : null;
   const [launcher, ...launcherArgs] = options.launcher ?? [];
   const transport = new StdioClientTransport({
     command: launcher ?? process.execPath,
@@ -34,6 +39,7 @@ export async function startServer(
       HOME: process.env.HOME ?? "/root",
       LOG_LEVEL: "info",
       BPFTRACE_MCP_AUDIT_LOG: "off",
+      ...(ownStateDir ? { BPFTRACE_MCP_STATE_DIR: ownStateDir } : {}),
       ...bpftracePathEnv(),
       ...options.env,
     },
@@ -56,6 +62,7 @@ export async function startServer(
     call: async (name, args = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult,
     close: async () => {
       await client.close();
+      if (ownStateDir) rmSync(ownStateDir, { recursive: true, force: true });
     },
   };
 }
