@@ -19,6 +19,8 @@ export interface SupervisorOptions {
   expectedProbes: number | null;
   /** Lines the snapshot probe prints around its maps (bpftrace 0.22+), or null. */
   snapshotMarkers: { begin: string; end: string } | null;
+  /** Lines the server's END prints first and last (then bpftrace prints its maps), or null. */
+  endMarkers?: { begin: string; dump: string } | null;
   now: () => number;
   logger: Logger;
   /** Called once, after the status is final and both pipes are drained. */
@@ -35,6 +37,16 @@ const PIPE_DRAIN_MS = 2_000;
 // A silent bpftrace gets it again after this long; one that is printing (END, maps) is left alone,
 // since a second SIGINT while it prints would kill it mid-map.
 const SIGINT_RETRY_MS = 1_000;
+// A map printing with no marker around it (print() while tracing, 0.17's own SIGUSR1 printing) is
+// taken as complete once stdout has been quiet this long.
+const PRINT_QUIET_MS = 200;
+// bpftrace's perf buffer overflowed (0.17 and 0.23 say so on stdout, 0.27 on stderr).
+const LOST_EVENTS = /^Lost (\d+) events$/;
+// First bytes of the stdout lines worth decoding outside a map printing: a map line (@), one of the
+// server's markers (_), and bpftrace's `Lost N events` (L). Every other line is stored undecoded.
+const AT = 0x40;
+const UNDERSCORE = 0x5f;
+const CAPITAL_L = 0x4c;
 
 /** Controls one running bpftrace. */
 export interface Supervision {
@@ -78,6 +90,7 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     // a slow compile on a busy machine does not eat into it.
     schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
     resolveAttached();
+    execution.emit("attached");
   };
   /** Reads a line printed before attach: the attach count and the marker are the server's, not output. */
   const beforeAttach = (line: string): boolean => {
@@ -93,45 +106,80 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     if (options.attachMarker === null) markAttached();
     return true;
   };
-  let snapshotOpen = false;
-  /** While a snapshot is pending, lines are decoded to find its markers, which become readable headings. */
-  const snapshotLine = (line: string, lineNumber: number): string | null => {
+  const snapshotWatch = { pending: 0 };
+  const endMarkers = options.endMarkers ?? null;
+  const capture = execution.maps;
+  const storeText = (stream: "stdout" | "stderr", text: string): void => {
+    const bytes = Buffer.from(text);
+    execution.appendBytes(stream, bytes, 0, bytes.length);
+  };
+  /** A stdout line that was decoded: the server's markers, bpftrace's own messages, or map printing. */
+  const decodedLine = (text: string, bytes: Buffer, start: number, end: number): void => {
+    if (!execution.attached && beforeAttach(text)) return;
+    if (options.attachMarker !== null && text === options.attachMarker) return;
+    const lineNumber = execution.ring.linesTotal;
     const markers = options.snapshotMarkers;
-    if (markers === null) return null;
-    if (line === markers.begin) {
-      snapshotOpen = true;
+    if (markers !== null && text === markers.begin) {
       execution.snapshots.push({ begin: lineNumber, end: null });
-      return "--- maps snapshot (SIGUSR1) ---";
+      capture.beginDelimited(lineNumber, "snapshot");
+      storeText("stdout", "--- maps snapshot (SIGUSR1) ---");
+      return;
     }
-    if (line === markers.end) {
-      snapshotOpen = false;
+    if (markers !== null && text === markers.end) {
       const last = execution.snapshots.at(-1);
       if (last) last.end = lineNumber;
       snapshotWatch.pending = Math.max(0, snapshotWatch.pending - 1);
-      return "--- end of maps snapshot ---";
+      storeText("stdout", "--- end of maps snapshot ---");
+      capture.endSnapshot(lineNumber);
+      return;
     }
-    return null;
+    if (endMarkers !== null && text === endMarkers.begin) {
+      capture.markEndBegan(lineNumber);
+      return;
+    }
+    if (endMarkers !== null && text === endMarkers.dump) {
+      capture.beginDelimited(lineNumber, "exit");
+      return;
+    }
+    const lost = LOST_EVENTS.exec(text);
+    if (lost) {
+      // bpftrace's own message, not the program's output: filed with its other messages.
+      execution.lostEvents += Number(lost[1]);
+      execution.appendBytes("stderr", bytes, start, end);
+      return;
+    }
+    capture.feed(text, lineNumber, endMarkers === null && execution.stopReason !== null);
+    execution.appendBytes("stdout", bytes, start, end);
   };
-  const snapshotWatch = { pending: 0 };
-  // stdout lines are decoded only until bpftrace reports attached (and while a snapshot is pending);
-  // otherwise they are stored as bytes, a whole batch at a time.
+  // stdout lines are decoded only until bpftrace reports attached, while a map printing is being
+  // read, and when their first byte says they may matter; the rest are stored as bytes, in runs.
   const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
-    let next = 0;
-    for (; next < count && (!execution.attached || snapshotWatch.pending > 0 || snapshotOpen); next += 1) {
-      const start = starts[next] ?? 0;
-      const end = ends[next] ?? 0;
-      const text = bytes.toString("utf8", start, end);
-      if (!execution.attached && beforeAttach(text)) continue;
-      if (options.attachMarker !== null && text === options.attachMarker) continue;
-      const heading = snapshotLine(text, execution.ring.linesTotal);
-      if (heading === null) execution.appendBytes("stdout", bytes, start, end);
-      else {
-        const headingBytes = Buffer.from(heading);
-        execution.appendBytes("stdout", headingBytes, 0, headingBytes.length);
+    let runStart = 0;
+    for (let index = 0; index < count; index += 1) {
+      const start = starts[index] ?? 0;
+      const end = ends[index] ?? 0;
+      if (execution.attached && !capture.reading) {
+        const first = end > start ? bytes[start] : -1;
+        if (first !== AT && first !== UNDERSCORE && first !== CAPITAL_L) continue;
       }
+      if (index > runStart) execution.appendBatch("stdout", bytes, starts, ends, runStart, index);
+      runStart = index + 1;
+      decodedLine(bytes.toString("utf8", start, end), bytes, start, end);
     }
-    if (next < count) execution.appendBatch("stdout", bytes, starts, ends, next, count);
+    if (runStart < count) execution.appendBatch("stdout", bytes, starts, ends, runStart, count);
   });
+  // An undelimited printing is complete once stdout has been quiet for a moment.
+  let printTimer: NodeJS.Timeout | undefined;
+  const afterStdoutChunk = (): void => {
+    if (!capture.openWithoutDelimiter) return;
+    clearTimeout(printTimer);
+    printTimer = setTimeout(() => {
+      if (exited || !capture.openWithoutDelimiter) return;
+      capture.closeOpen();
+      execution.notify();
+    }, PRINT_QUIET_MS);
+    printTimer.unref();
+  };
   const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
     for (let index = 0; index < count; index += 1) {
       const start = starts[index] ?? 0;
@@ -139,13 +187,15 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
       const text = bytes.toString("utf8", start, end);
       if (MEMLOCK_NOISE.test(text)) continue;
       if (!execution.attached && beforeAttach(text)) continue;
+      const lost = LOST_EVENTS.exec(text);
+      if (lost) execution.lostEvents += Number(lost[1]);
       execution.appendStderr(text, bytes, start, end);
     }
   });
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
   const activity = { chunks: 0 };
   const drained = Promise.all([
-    pump(child.stdout, stdoutLines, execution, activity),
+    pump(child.stdout, stdoutLines, execution, activity, afterStdoutChunk),
     pump(child.stderr, stderrLines, execution, activity),
   ]);
 
@@ -160,6 +210,8 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
   const stop = (reason: StopReason): void => {
     if (exited || execution.stopReason !== null) return;
     execution.stopReason = reason;
+    // Without END markers, what follows SIGINT is taken as END's output (it comes whole, at the end).
+    if (endMarkers === null && execution.attached) execution.maps.markEndBegan(execution.ring.linesTotal);
     send("SIGINT");
     const retryWhileSilent = (chunksAtLastSignal: number): void => {
       schedule(SIGINT_RETRY_MS, () => {
@@ -191,11 +243,14 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     exited = true;
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
+    clearTimeout(printTimer);
     await Promise.race([drained, delay(PIPE_DRAIN_MS)]);
     child.stdout.destroy();
     child.stderr.destroy();
     stdoutLines.end();
     stderrLines.end();
+    // What bpftrace printed last (its maps at exit) is complete now.
+    capture.finish(execution.ring.linesTotal);
     execution.truncatedLines = stdoutLines.truncatedLines + stderrLines.truncatedLines;
     execution.exitCode = exit.exitCode;
     execution.exitSignal = exit.signal;
@@ -273,10 +328,11 @@ function describeExit(exitCode: number | null, signal: string | null): string {
 }
 
 /** Feeds a pipe into its line splitter in whole chunks, waking pollers once per chunk. */
-function pump(channel: OutputChannel, splitter: LineSplitter, execution: Execution, activity: { chunks: number }): Promise<void> {
+function pump(channel: OutputChannel, splitter: LineSplitter, execution: Execution, activity: { chunks: number }, after?: () => void): Promise<void> {
   return channel.pump((chunk) => {
     activity.chunks += 1;
     splitter.write(chunk);
+    after?.();
     execution.notify();
   });
 }

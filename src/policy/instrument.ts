@@ -1,8 +1,11 @@
 // Everything the server adds to a program before bpftrace runs it, in one place: the filter that
-// hides the server's own processes from every traced probe, the BEGIN marker that says "attached",
-// the deadline guard, and (bpftrace 0.22+) the probe that prints maps on SIGUSR1.
+// hides the server's own processes from every traced probe (and, for a library example run for one
+// process, the filter on that process), the BEGIN marker that says "attached", the END markers that
+// delimit what END prints and the maps bpftrace prints at exit, the deadline guard, and (bpftrace
+// 0.22+) the probe that prints maps on SIGUSR1.
 
 import { randomBytes } from "node:crypto";
+import type { ProbeItem } from "./outline.js";
 import type { PolicyDecision } from "./policy.js";
 import { readSpecifier } from "./probe-types.js";
 
@@ -16,7 +19,18 @@ export interface InstrumentOptions {
   deadlineMs: number;
   /** Add a `self:signal:SIGUSR1` probe that prints every map (bpftrace 0.22+ no longer does it itself). */
   snapshotProbe: boolean;
+  /** Only events of this process (pid) and/or command (comm) reach the traced probes. */
+  processFilter?: ProcessFilter;
 }
+
+/** A filter on the task a traced probe fires in. */
+export interface ProcessFilter {
+  pid?: number;
+  /** A command name as the kernel keeps it (at most 15 characters of [A-Za-z0-9 _.:/@+-]). */
+  comm?: string;
+}
+
+const COMM = /^[A-Za-z0-9 _.:/@+-]{1,15}$/;
 
 /** The program bpftrace runs, and what the server needs to read its output. */
 export interface Instrumented {
@@ -25,6 +39,12 @@ export interface Instrumented {
   attachMarker: string;
   /** Lines around a snapshot's maps, when the server added the snapshot probe. */
   snapshotMarkers: { begin: string; end: string } | null;
+  /**
+   * The line END prints first (END has begun) and last (what follows is the maps bpftrace prints at
+   * exit); null when the program's END cannot carry them (an END sharing its block with other
+   * probes, or with a predicate).
+   */
+  endMarkers: { begin: string; dump: string } | null;
   /** Probes the server added, to subtract from bpftrace's own count. */
   addedProbes: number;
 }
@@ -39,19 +59,42 @@ export function selfExclusion(serverPid: number): string {
   return terms.join(" && ");
 }
 
+/** The predicate terms of a process filter; throws on a value that is not a pid or a command name. */
+export function processFilterTerms(filter: ProcessFilter | undefined): string[] {
+  const terms: string[] = [];
+  if (filter?.pid !== undefined) {
+    if (!Number.isSafeInteger(filter.pid) || filter.pid <= 0) throw new Error(`invalid pid ${filter.pid}`);
+    terms.push(`pid == ${filter.pid}`);
+  }
+  if (filter?.comm !== undefined) {
+    if (!COMM.test(filter.comm)) throw new Error(`invalid command name ${JSON.stringify(filter.comm)}`);
+    terms.push(`comm == "${filter.comm}"`);
+  }
+  return terms;
+}
+
+const isEnd = (provider: string): boolean => provider === "END" || provider === "end";
+
 /** Builds the program to run from an allowed decision (its outline gives the offsets to edit). */
 export function instrumentProgram(program: string, decision: PolicyDecision, options: InstrumentOptions): Instrumented {
   const nonce = randomBytes(8).toString("hex");
   const attachMarker = `__bpftrace_mcp_attached_${nonce}`;
-  const exclusion = selfExclusion(options.serverPid);
+  const exclusion = [selfExclusion(options.serverPid), ...processFilterTerms(options.processFilter)].join(" && ");
   const { tokens, outline } = decision.code;
   const edits: { at: number; text: string }[] = [];
   let userBegin = false;
   let userSnapshot = false;
+  const userEnds: ProbeItem[] = [];
+  let endMarkable = true;
   for (const item of outline.items) {
     if (item.kind !== "probe") continue;
     const specifiers = item.specifiers.map((token) => readSpecifier(token.text));
     if (specifiers.some((specifier) => specifier.normalized === "self:signal:SIGUSR1")) userSnapshot = true;
+    if (specifiers.some((specifier) => isEnd(specifier.provider))) {
+      // END sharing a block, or behind a predicate, might not print the markers: the reader falls back.
+      if (specifiers.length === 1 && item.predicate === null) userEnds.push(item);
+      else endMarkable = false;
+    }
     const bodyOpen = tokens[item.bodyOpen];
     if (!bodyOpen) throw new Error("outline points outside the tokens");
     if (specifiers.every((specifier) => specifier.context !== "traced")) {
@@ -71,6 +114,16 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
       // Spaced: glued to a specifier (`kprobe:f{`), a `/` would read as part of its path.
       edits.push({ at: bodyOpen.offset, text: ` /${exclusion}/ ` });
     }
+  }
+  const endMarkers = endMarkable ? { begin: `__bpftrace_mcp_end_${nonce}`, dump: `__bpftrace_mcp_exit_maps_${nonce}` } : null;
+  const firstEnd = userEnds[0];
+  const lastEnd = userEnds.at(-1);
+  if (endMarkers && firstEnd && lastEnd) {
+    // Inside the user's END (0.17-0.23 allow one): first thing it does, and last, on the lines of its braces.
+    const open = tokens[firstEnd.bodyOpen];
+    const close = tokens[lastEnd.bodyClose];
+    if (!open || !close) throw new Error("outline points outside the tokens");
+    edits.push({ at: open.end, text: ` printf("${endMarkers.begin}\\n"); ` }, { at: close.offset, text: ` printf("${endMarkers.dump}\\n"); ` });
   }
   // One pass, edits in order (stable for two at one offset): linear in the program's size.
   const pieces: string[] = [];
@@ -93,8 +146,9 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
     const prints = decision.mapNames.map((name) => ` print(${name});`).join("");
     appended.push(`self:signal:SIGUSR1 { printf("${snapshotMarkers.begin}\\n");${prints} printf("${snapshotMarkers.end}\\n"); }`);
   }
+  if (endMarkers && userEnds.length === 0) appended.push(`END { printf("${endMarkers.begin}\\n"); printf("${endMarkers.dump}\\n"); }`);
   const separator = source.endsWith("\n") ? "" : "\n";
-  return { source: `${source}${separator}${appended.join("\n")}\n`, attachMarker, snapshotMarkers, addedProbes: appended.length };
+  return { source: `${source}${separator}${appended.join("\n")}\n`, attachMarker, snapshotMarkers, endMarkers, addedProbes: appended.length };
 }
 
 const CARET_LINE = /^\s*[~^]+\s*$/;
