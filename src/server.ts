@@ -2,6 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { disabledAudit, FileAuditLog, type AuditSink } from "./audit/audit-log.js";
 import { BpftraceHost, type HostOptions } from "./bpftrace/host.js";
 import { ProbeCatalog } from "./bpftrace/probe-catalog.js";
+import { loadSyscallNames } from "./bpftrace/syscall-names.js";
 import { SystemInfo } from "./bpftrace/system-info.js";
 import type { Config } from "./config.js";
 import { loadExamples, type Example } from "./examples/catalog.js";
@@ -50,6 +51,7 @@ export function createEngine(deps: ServerDeps): Engine {
   const audit = deps.audit ?? (config.auditLogPath ? new FileAuditLog(config.auditLogPath, auditLimits, logger, now) : disabledAudit);
   const host = new BpftraceHost(config, logger, deps.hostOptions);
   const registry = new ExecutionRegistry({ config, host, audit, logger, now });
+  let syscallNames: Map<number, string> | undefined;
   const context: ToolContext = {
     config,
     host,
@@ -60,6 +62,7 @@ export function createEngine(deps: ServerDeps): Engine {
     audit,
     logger,
     now,
+    syscallNames: () => (syscallNames ??= loadSyscallNames()),
   };
   return {
     context,

@@ -24,6 +24,18 @@ export interface ExampleHeader {
   trigger: string;
   /** A regular expression the output matches once the trigger happened; null when the trigger is "none". */
   marker: string | null;
+  /** What a caller may set when running it by name (`// params: pid, comm, threshold_ms=20`). */
+  params: ExampleParams;
+  /** Map key parts holding a syscall number, named in the parsed maps (`// syscalls: @map[2]`). */
+  syscallKeys: { map: string; index: number }[];
+}
+
+/** The parameters an example takes. pid/comm filter every traced probe; a threshold replaces `// param:` lines. */
+export interface ExampleParams {
+  pid: boolean;
+  comm: boolean;
+  /** e.g. { name: "threshold_ms", unit: "ms", default: 20 }. */
+  threshold: { name: string; unit: string; default: number } | null;
 }
 
 /** A curated program: its header facts, its file name without `.bt`, and the full file text. */
@@ -35,14 +47,16 @@ export interface Example extends ExampleHeader {
 
 /** Criteria for {@link searchExamples}; both are optional and combine with AND. */
 export interface ExampleFilter {
-  /** Words that must all occur (case-insensitively) in the name, title, question, tags or probes. */
+  /** Words, any of which may match (see searchExamples). */
   query?: string | undefined;
   /** An exact tag. */
   tag?: string | undefined;
 }
 
 const REQUIRED_KEYS = ["title", "question", "probes", "output", "requires", "tags"] as const;
-const OPTIONAL_KEYS = ["trigger", "marker"] as const;
+const OPTIONAL_KEYS = ["trigger", "marker", "params", "syscalls"] as const;
+const THRESHOLD_PARAM = /^(threshold_([a-z]+))=(\d+)$/;
+const SYSCALL_KEY = /^(@[A-Za-z0-9_]*)\[(\d+)\]$/;
 const KNOWN_KEYS = new Set<string>([...REQUIRED_KEYS, ...OPTIONAL_KEYS]);
 const HEADER_LINE = /^\/\/ ([a-z]+): (.*)$/;
 const KEBAB_CASE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -92,6 +106,20 @@ export function parseExampleHeader(name: string, text: string): ExampleHeader {
     }
   }
 
+  const params: ExampleParams = { pid: false, comm: false, threshold: null };
+  for (const param of splitList(fields.get("params") ?? "")) {
+    const threshold = THRESHOLD_PARAM.exec(param);
+    if (param === "pid" || param === "comm") params[param] = true;
+    else if (threshold) params.threshold = { name: threshold[1] ?? "", unit: threshold[2] ?? "", default: Number(threshold[3]) };
+    else fail(`invalid header key "params": "${param}" (pid, comm, or threshold_<unit>=<number>)`);
+  }
+  if (params.threshold && !text.includes(`// param: ${params.threshold.name}`)) fail(`params names ${params.threshold.name} but no line ends with "// param: ${params.threshold.name}"`);
+  const syscallKeys = splitList(fields.get("syscalls") ?? "").map((item) => {
+    const match = SYSCALL_KEY.exec(item);
+    if (!match) fail(`invalid header key "syscalls": "${item}" (e.g. @syscall_errors[2], the key part holding the number)`);
+    return { map: match?.[1] ?? "", index: Number(match?.[2] ?? 0) };
+  });
+
   return {
     title: fields.get("title") ?? "",
     question: fields.get("question") ?? "",
@@ -101,7 +129,20 @@ export function parseExampleHeader(name: string, text: string): ExampleHeader {
     tags,
     trigger,
     marker,
+    params,
+    syscallKeys,
   };
+}
+
+/** The line a threshold is set on: `$name = <number>; // param: <param>`. */
+const PARAM_LINE = /^(\s*\$[A-Za-z_][A-Za-z0-9_]* = )(\d+)(; \/\/ param: ([a-z_]+))\s*$/gm;
+
+/** The example's program with its threshold set (every `// param:` line of it); the number must be a whole, non-negative one. */
+export function programWithThreshold(example: Example, threshold: number): string {
+  const param = example.params.threshold;
+  if (!param) throw new Error(`${example.name} takes no threshold`);
+  if (!Number.isSafeInteger(threshold) || threshold < 0) throw new Error(`threshold must be a whole number of ${param.unit}, 0 or more`);
+  return example.program.replace(PARAM_LINE, (line, before: string, _value: string, after: string, name: string) => (name === param.name ? `${before}${threshold}${after}` : line));
 }
 
 /** Reads every `*.bt` in `dir` (default: the programs next to this module, in src/ or dist/), sorted by name. */
@@ -117,21 +158,125 @@ export function loadExamples(dir: URL = DEFAULT_PROGRAMS_DIR): Example[] {
   });
 }
 
-/** Examples matching the filter; those with query words in their title or name come first, then by name. */
+/**
+ * Examples matching the filter, best first. A query matches an example when any of its words does
+ * (after dropping filler words, reducing each to a simple stem and adding synonyms); the score
+ * weighs where each word is found (name and title most, then tags, then question and probes) and
+ * rewards examples that match more of the words.
+ */
 export function searchExamples(examples: readonly Example[], filter: ExampleFilter): Example[] {
-  const words = (filter.query ?? "").toLowerCase().split(/\s+/).filter((word) => word !== "");
+  const words = queryTerms(filter.query ?? "");
   const tag = filter.tag?.trim().toLowerCase();
   const ranked: { example: Example; score: number }[] = [];
   for (const example of examples) {
     if (tag !== undefined && tag !== "" && !example.tags.includes(tag)) continue;
-    const prominent = `${example.name} ${example.title}`.toLowerCase();
-    const everything = [prominent, example.question, ...example.tags, ...example.probes].join(" ").toLowerCase();
-    if (!words.every((word) => everything.includes(word))) continue;
-    const score = words.filter((word) => prominent.includes(word)).length;
-    ranked.push({ example, score });
+    if (words.length === 0) {
+      ranked.push({ example, score: 0 });
+      continue;
+    }
+    const fields = [
+      { stems: stemsOf(`${example.name.replaceAll("-", " ")} ${example.title}`), weight: 3 },
+      { stems: stemsOf(example.tags.join(" ")), weight: 2 },
+      { stems: stemsOf(`${example.question} ${example.probes.join(" ")}`), weight: 1 },
+    ];
+    let score = 0;
+    let matched = 0;
+    for (const [word, ...synonyms] of words) {
+      // A word found as itself counts fully, through a synonym half; the best field counts.
+      let best = 0;
+      for (const { stems, weight } of fields) {
+        if (word !== undefined && stems.has(word)) best = Math.max(best, weight);
+        else if (synonyms.some((synonym) => stems.has(synonym))) best = Math.max(best, weight / 2);
+      }
+      if (best > 0) matched += 1;
+      score += best;
+    }
+    if (matched === 0) continue;
+    ranked.push({ example, score: score + matched * matched });
   }
   ranked.sort((a, b) => b.score - a.score || a.example.name.localeCompare(b.example.name));
   return ranked.map(({ example }) => example);
+}
+
+// Words that say nothing about which program fits.
+const FILLER = new Set(
+  "a an and are as at be been by can do does for from has have how i in into is it its keep keeps me my of on or so some that the their them there these this to up was what when where which while who whom why will with".split(" "),
+);
+
+// A word (as stemmed) and what else it may be called in the library.
+const SYNONYMS: Record<string, string[]> = {
+  spawn: ["fork", "child", "exec", "short-lived"],
+  fork: ["spawn", "child", "exec"],
+  child: ["fork", "spawn"],
+  children: ["child", "fork", "spawn"],
+  start: ["exec", "spawn"],
+  launch: ["exec", "spawn"],
+  run: ["exec"],
+  miss: ["enoent", "error", "fail"],
+  nonexistent: ["enoent", "error", "fail"],
+  fail: ["error", "errno", "failure"],
+  error: ["fail", "errno"],
+  deni: ["eacces", "eperm", "error"],
+  slow: ["latency"],
+  latency: ["slow"],
+  wait: ["latency"],
+  dns: ["getaddrinfo", "lookup", "resolve", "host"],
+  resolv: ["dns", "lookup", "getaddrinfo"],
+  lookup: ["dns", "resolve"],
+  hostnam: ["dns", "host"],
+  disk: ["block", "io"],
+  io: ["disk", "block"],
+  cpu: ["on-cpu", "profile", "oncpu"],
+  busy: ["cpu"],
+  burn: ["cpu"],
+  hot: ["cpu", "profile"],
+  sync: ["fsync", "fdatasync"],
+  flush: ["fsync"],
+  network: ["tcp"],
+  connect: ["tcp"],
+  memory: ["mmap", "oom", "fault"],
+  kill: ["signal"],
+  crash: ["signal", "exit"],
+  die: ["exit", "signal"],
+  syscall: ["system", "call"],
+  fil: ["open", "files"],
+  writ: ["written"],
+  delet: ["unlink"],
+  remov: ["unlink", "delete"],
+  thread: ["clone", "newtask"],
+};
+
+/** The query's words, each as alternatives: its stem first, then its synonyms. */
+function queryTerms(query: string): string[][] {
+  const words = query.toLowerCase().match(/[a-z0-9_]+(?:-[a-z0-9_]+)*/g) ?? [];
+  const terms: string[][] = [];
+  for (const word of words) {
+    if (FILLER.has(word)) continue;
+    const stem = stemOf(word);
+    terms.push([stem, ...(SYNONYMS[stem] ?? []).flatMap((synonym) => [...stemsOf(synonym)])]);
+  }
+  return terms;
+}
+
+/** Every word of `text` as a stem, plus the whole of hyphenated and snake_case words. */
+function stemsOf(text: string): Set<string> {
+  const stems = new Set<string>();
+  for (const word of text.toLowerCase().match(/[a-z0-9_]+(?:-[a-z0-9_]+)*/g) ?? []) {
+    stems.add(stemOf(word));
+    for (const part of word.split(/[-_]/)) if (part !== "") stems.add(stemOf(part));
+  }
+  return stems;
+}
+
+/** A crude English stem: enough that "spawns", "spawning", "spawner" and "spawned" meet "spawn". */
+export function stemOf(word: string): string {
+  let stem = word;
+  if (stem.length > 4 && stem.endsWith("ies")) stem = `${stem.slice(0, -3)}y`;
+  else if (stem.length > 3 && stem.endsWith("s") && !stem.endsWith("ss")) stem = stem.slice(0, -1);
+  if (stem.length > 5 && stem.endsWith("ing")) stem = stem.slice(0, -3);
+  else if (stem.length > 4 && (stem.endsWith("ed") || stem.endsWith("er"))) stem = stem.slice(0, -2);
+  if (stem.length > 3 && stem.endsWith("e")) stem = stem.slice(0, -1);
+  return stem;
 }
 
 /** Every tag used by the examples, sorted and without duplicates. */

@@ -32,7 +32,7 @@ export function diagnoseFlood(execution: Execution, sample: readonly string[], p
   }
   const share = bpftraceShare(sample, prints);
   if (share !== null && share > BPFTRACE_SHARE) {
-    problems.push(`${Math.round(share * 100)}% of this output is bpftrace's own activity: add a filter such as /comm != "bpftrace"/.`);
+    problems.push(`${Math.round(share * 100)}% of this output is bpftrace processes' own activity (traces run outside this server): add a filter such as /comm != "bpftrace"/.`);
   }
   return { bpftraceShare: share, problems };
 }

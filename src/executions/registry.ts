@@ -8,7 +8,7 @@ import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ParsedMap } from "../bpftrace/maps.js";
-import { checkProgram, formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision, type PolicyOptions, type ProcessFilter } from "../policy/index.js";
+import { checkProgram, formatRefusal, inUserTerms, instrumentProgram, userTermsFilter, type PolicyDecision, type PolicyOptions, type ProcessFilter } from "../policy/index.js";
 import { Execution } from "./execution.js";
 import { OutputBudget } from "./output-budget.js";
 import { LOCAL_PRINCIPAL, mayAccess, type Principal } from "./principal.js";
@@ -167,6 +167,7 @@ export class ExecutionRegistry {
       expectedProbes: expectedProbeCount(decision, instrumented.addedProbes),
       snapshotMarkers: instrumented.snapshotMarkers,
       endMarkers: instrumented.endMarkers,
+      inUserTerms: userTermsFilter(instrumented.source, source),
       now: this.now,
       logger: this.deps.logger,
       onEnd: (ended) => {

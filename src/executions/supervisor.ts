@@ -21,6 +21,8 @@ export interface SupervisorOptions {
   snapshotMarkers: { begin: string; end: string } | null;
   /** Lines the server's END prints first and last (then bpftrace prints its maps), or null. */
   endMarkers?: { begin: string; dump: string } | null;
+  /** Rewrites bpftrace's messages that quote a line the server changed into the user's line (null: drop it). */
+  inUserTerms?: (line: string) => string | null;
   now: () => number;
   logger: Logger;
   /** Called once, after the status is final and both pipes are drained. */
@@ -184,12 +186,19 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     for (let index = 0; index < count; index += 1) {
       const start = starts[index] ?? 0;
       const end = ends[index] ?? 0;
-      const text = bytes.toString("utf8", start, end);
-      if (MEMLOCK_NOISE.test(text)) continue;
-      if (!execution.attached && beforeAttach(text)) continue;
-      const lost = LOST_EVENTS.exec(text);
+      const raw = bytes.toString("utf8", start, end);
+      if (MEMLOCK_NOISE.test(raw)) continue;
+      if (!execution.attached && beforeAttach(raw)) continue;
+      const lost = LOST_EVENTS.exec(raw);
       if (lost) execution.lostEvents += Number(lost[1]);
-      execution.appendStderr(text, bytes, start, end);
+      // A warning quoting a line the server changed shows the user's own line instead.
+      const text = options.inUserTerms ? options.inUserTerms(raw) : raw;
+      if (text === null) continue;
+      if (text === raw) execution.appendStderr(text, bytes, start, end);
+      else {
+        const own = Buffer.from(text);
+        execution.appendStderr(text, own, 0, own.length);
+      }
     }
   });
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.

@@ -153,11 +153,8 @@ export function instrumentProgram(program: string, decision: PolicyDecision, opt
 
 const CARET_LINE = /^\s*[~^]+\s*$/;
 
-/**
- * bpftrace quotes the source line an error is on: show the user's own line instead of the one with
- * the server's filter in it (dropping the marker line under it, whose columns no longer fit).
- */
-export function inUserTerms(message: string, instrumentedSource: string, userSource: string): string {
+/** The lines the server changed (as bpftrace quotes them) and the user's own line for each. */
+export function changedLines(instrumentedSource: string, userSource: string): Map<string, string> {
   const instrumentedLines = instrumentedSource.split("\n");
   const userLines = userSource.split("\n");
   const changed = new Map<string, string>();
@@ -165,16 +162,37 @@ export function inUserTerms(message: string, instrumentedSource: string, userSou
     const original = userLines[index];
     if (original !== undefined && original !== line && line.trim() !== "") changed.set(line, original);
   });
-  const out: string[] = [];
+  return changed;
+}
+
+/**
+ * A line-by-line version of inUserTerms for bpftrace's messages as they arrive: returns the line to
+ * keep (the user's own line for a quoted changed one), or null to drop it (the caret line under it).
+ */
+export function userTermsFilter(instrumentedSource: string, userSource: string): (line: string) => string | null {
+  const changed = changedLines(instrumentedSource, userSource);
   let dropCaret = false;
-  for (const line of message.split("\n")) {
+  return (line) => {
     if (dropCaret && CARET_LINE.test(line)) {
       dropCaret = false;
-      continue;
+      return null;
     }
     const original = changed.get(line);
     dropCaret = original !== undefined;
-    out.push(original ?? line);
+    return original ?? line;
+  };
+}
+
+/**
+ * bpftrace quotes the source line an error is on: show the user's own line instead of the one with
+ * the server's filter in it (dropping the marker line under it, whose columns no longer fit).
+ */
+export function inUserTerms(message: string, instrumentedSource: string, userSource: string): string {
+  const keep = userTermsFilter(instrumentedSource, userSource);
+  const out: string[] = [];
+  for (const line of message.split("\n")) {
+    const kept = keep(line);
+    if (kept !== null) out.push(kept);
   }
   return out.join("\n");
 }

@@ -24,6 +24,8 @@ export interface ToolContext {
   audit: AuditSink;
   logger: Logger;
   now: () => number;
+  /** This machine's system call names by number (read once, on first use). */
+  syscallNames: () => Map<number, string>;
   /** The MCP session these tools serve (notifications to its client); absent in engine-only use. */
   session?: SessionChannel;
 }

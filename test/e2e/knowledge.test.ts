@@ -19,7 +19,7 @@ const PROMPT_ARGUMENTS: Record<string, Record<string, string>> = {
   find_failing_syscalls: { comm: "postgres" },
 };
 
-type ExampleSummary = { name: string; tags: string[]; uri: string };
+type ExampleSummary = { name: string; tags: string[]; params: string[] };
 
 describe("the example library and prompts over stdio (fake bpftrace)", () => {
   let server: RunningServer;
@@ -128,7 +128,8 @@ describe("the example library and prompts over stdio (fake bpftrace)", () => {
   it("finds dns-lookups first when list_examples searches for 'dns'", async () => {
     const examples = await listExamples({ query: "dns" });
     expect(examples[0]?.name).toBe("dns-lookups");
-    expect(examples[0]?.uri).toBe("bpftrace://examples/dns-lookups");
+    // What exec_program's example option takes for it.
+    expect(examples[0]?.params).toEqual(["pid", "comm"]);
   });
 
   it("filters list_examples by tag, alone and with words", async () => {

@@ -67,8 +67,8 @@ describe("the built server over stdio (fake bpftrace)", () => {
     const executionId = (started.structuredContent as { execution_id: string }).execution_id;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const page = await server.call("get_result", { execution_id: executionId, offset: 10, limit: 5 });
-    const result = page.structuredContent as { lines: { text: string }[]; next_offset: number; has_more: boolean; lines_total: number; status: string };
-    expect(result.lines.map((line) => line.text)).toEqual(["line 10", "line 11", "line 12", "line 13", "line 14"]);
+    const result = page.structuredContent as { lines: string[]; next_offset: number; has_more: boolean; lines_total: number; status: string };
+    expect(result.lines).toEqual(["line 10", "line 11", "line 12", "line 13", "line 14"]);
     expect(result.next_offset).toBe(15);
     expect(result.has_more).toBe(true);
     expect(result.lines_total).toBe(26);
