@@ -10,6 +10,8 @@ import { registerExampleResources } from "./examples/resources.js";
 import { ExecutionRegistry } from "./executions/registry.js";
 import type { Logger } from "./logger.js";
 import { registerPrompts } from "./prompts/index.js";
+import { registerExecutionResources } from "./resources/executions.js";
+import { createSessionEvents } from "./session/events.js";
 import type { ToolContext } from "./tools/context.js";
 import { registerTools } from "./tools/index.js";
 import { PACKAGE } from "./version.js";
@@ -73,15 +75,27 @@ export function createEngine(deps: ServerDeps): Engine {
   };
 }
 
-/** One MCP server over a shared engine: stdio has one, HTTP one per session. */
+/**
+ * One MCP server over a shared engine: stdio has one, HTTP one per session. Its session listens to
+ * the engine (lifecycle log messages, resource updates) until the server closes: a transport that
+ * sets `server.server.onclose` should call the one it finds there.
+ */
 export function createSessionServer(engine: Engine): McpServer {
   const server = new McpServer(
     { name: PACKAGE.name, version: PACKAGE.version, title: "bpftrace" },
-    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} } },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {}, logging: {} } },
   );
-  registerTools(server, engine.context);
+  const events = createSessionEvents(server, engine.context.registry, engine.context.logger);
+  const context: ToolContext = { ...engine.context, session: events };
+  registerTools(server, context);
   registerExampleResources(server, engine.context.examples);
+  registerExecutionResources(server, context, events);
   registerPrompts(server);
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    events.close();
+    previous?.();
+  };
   return server;
 }
 

@@ -49,7 +49,7 @@ export function foldedLine(print: MapsPrint): string {
 export function readPage(execution: Execution, request: PageRequest): OutputPage {
   const { ring } = execution;
   const available = execution.readableUpTo;
-  const regions = request.rawMaps ? [] : execution.maps.regionsIn(0, available);
+  const regions = execution.maps.regionsIn(0, available);
   const wanted = (stderr: boolean): boolean => request.stream === undefined || (request.stream === "stderr") === stderr;
   const requested = request.tail === undefined ? request.offset : tailStart(execution, regions, available, request.tail, wanted);
   const start = Math.min(Math.max(requested, ring.firstAvailable), Math.max(available, requested));
@@ -91,14 +91,23 @@ export function readPage(execution: Execution, request: PageRequest): OutputPage
       continue;
     }
     if (!region) break;
-    // A printing: one folded line and its maps, plus whatever inside it is not a map (bpftrace's messages).
+    // A printing comes whole or not at all: one folded line (its maps beside the page) plus whatever
+    // inside it is not a map, or with raw_maps every line of it.
     const shown: { text: string; stderr: boolean }[] = [];
-    if (region.print.maps.length > 0 && wanted(false)) shown.push({ text: foldedLine(region.print), stderr: false });
-    const others = new Set(region.others);
-    for (let line = Math.max(index, region.first); line <= region.last; line += 1) {
-      const stderr = ring.isStderr(line);
-      if ((stderr || others.has(line)) && wanted(stderr) && ring.lineBytes(line) >= 0) {
-        ring.forEach(line, line + 1, (text) => (shown.push({ text, stderr }), true));
+    if (request.rawMaps) {
+      ring.forEach(Math.max(index, region.first), region.last + 1, (text, stderr) => {
+        if (wanted(stderr)) shown.push({ text, stderr });
+        else page.filtered += 1;
+        return true;
+      });
+    } else {
+      if (region.print.maps.length > 0 && wanted(false)) shown.push({ text: foldedLine(region.print), stderr: false });
+      const others = new Set(region.others);
+      for (let line = Math.max(index, region.first); line <= region.last; line += 1) {
+        const stderr = ring.isStderr(line);
+        if ((stderr || others.has(line)) && wanted(stderr) && ring.lineBytes(line) >= 0) {
+          ring.forEach(line, line + 1, (text) => (shown.push({ text, stderr }), true));
+        }
       }
     }
     const room = request.limit - page.lines.length;
@@ -107,10 +116,20 @@ export function readPage(execution: Execution, request: PageRequest): OutputPage
       full = true;
       break;
     }
+    // Alone on a page and still too big (raw text of a huge map): as much as fits, and the page says where it stopped.
+    let taken = 0;
     for (const line of shown) {
+      if (page.lines.length > 0 && (page.lines.length >= request.limit || chars + line.text.length + 1 > request.maxChars)) break;
       if (line.stderr) page.stderr.push(page.lines.length);
       page.lines.push(line.text);
       chars += line.text.length + 1;
+      taken += 1;
+    }
+    if (taken < shown.length) {
+      index = cutPoint(execution, region, index, taken, request, wanted);
+      if (region.print.maps.length > 0) page.prints.push(region.print);
+      full = true;
+      break;
     }
     if (region.print.maps.length > 0) page.prints.push(region.print);
     index = region.last + 1;
@@ -121,6 +140,23 @@ export function readPage(execution: Execution, request: PageRequest): OutputPage
   page.hasMore = page.nextOffset < available;
   page.prints = latestOnly(page.prints);
   return page;
+}
+
+/** The absolute line after the `taken` lines of a cut printing that were shown (raw text only gets cut). */
+function cutPoint(execution: Execution, region: MapRegion, from: number, taken: number, request: PageRequest, wanted: (stderr: boolean) => boolean): number {
+  let seen = 0;
+  let next = Math.max(from, region.first);
+  execution.ring.forEach(next, region.last + 1, (_text, stderr, line) => {
+    if (!wanted(stderr)) return true;
+    if (seen === taken) {
+      next = line;
+      return false;
+    }
+    seen += 1;
+    next = line + 1;
+    return true;
+  });
+  return request.rawMaps ? next : region.last + 1;
 }
 
 /** The first line of the last `count` units (a folded printing is one) up to `available`. */
