@@ -18,9 +18,10 @@ import { PACKAGE } from "./version.js";
 
 /** What the assistant reads once per session: the workflow, in a few lines. */
 export const SERVER_INSTRUCTIONS = [
-  "Trace this Linux system with bpftrace. You write the programs; the server runs them as root behind a security policy (no cat/system/signal/override, no file includes) and records every run.",
-  "Workflow: 1) list_probes with a glob (e.g. 'tracepoint:syscalls:*open*'); narrow it when truncated. 2) list_probes verbose=true on the exact probe to learn argument names (args->filename). 3) exec_program with a short timeout (default 10 s, max 60 s); prefer maps and hist() over per-event printf for busy events. 4) get_result with wait_seconds to follow output; maps print when the trace ends. stop_execution ends one early; list_executions shows what ran.",
-  "Before writing from scratch, list_examples/get_example offer tested programs for common questions; validate_program checks a program without running it; describe_struct shows kernel struct fields. bpf_info tells which probe types and helpers this kernel supports. Prefer tracepoints: kprobes may be missing.",
+  "Trace this Linux system with bpftrace (as root, behind a security policy).",
+  "1) list_examples with the question's words; run the best: exec_program example=NAME timeout=5 (pid/comm/threshold if listed).",
+  '2) get_result until="end": final status, output and parsed maps in one answer.',
+  "3) Else: list_probes (verbose for arguments), a program counting in maps (@[comm, pid] = count()), validate_program, exec_program. Prefer tracepoints.",
 ].join("\n");
 
 export interface ServerDeps {

@@ -17,29 +17,23 @@ export const registerExecProgramTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "exec_program",
     {
-      title: "Run a bpftrace program",
-      description:
-        `Start a bpftrace program, or a library example by name (its source stays on the server). Returns execution_id once attached; compile errors come back here. ` +
-        `Ends after timeout s (default ${config.defaultTimeoutSeconds}, max ${config.maxTimeoutSeconds}), printing its maps. Prefer maps over printf per event.`,
+      title: "Run a program",
+      description: `Run a bpftrace program or a library example. Returns when attached (compile errors here); ends after timeout s (default ${config.defaultTimeoutSeconds}, max ${config.maxTimeoutSeconds}).`,
       inputSchema: {
         program: z.string().min(1, "program is empty: pass bpftrace source, or example").optional().describe("bpftrace source"),
-        example: z.string().regex(/^[a-z0-9][a-z0-9-]{0,80}$/, "example is a name from list_examples, e.g. open-errors").optional().describe("Library example to run instead"),
+        example: z.string().regex(/^[a-z0-9][a-z0-9-]{0,80}$/, "example is a name from list_examples, e.g. open-errors").optional().describe("list_examples name"),
         timeout: z
           .number({ error: "timeout must be a number of seconds" })
           .refine(Number.isFinite, "timeout must be a finite number of seconds")
           .refine((value) => value >= 1 && value <= config.maxTimeoutSeconds, `timeout must be between 1 and ${config.maxTimeoutSeconds} seconds`)
           .optional()
-          .describe("Seconds of tracing"),
-        pid: z.number().int("pid must be a whole number").min(1, "pid must be at least 1").optional().describe("Example: only this process"),
-        comm: z.string().regex(/^[A-Za-z0-9 _.:/@+-]{1,15}$/, "comm is a command name of 1-15 characters (letters, digits, space, _ . : / @ + -)").optional().describe("Example: only this command"),
-        threshold: z.number().int("threshold must be a whole number").min(0, "threshold must be 0 or more").optional().describe("Example: its threshold (unit in list_examples)"),
+          .describe("Seconds"),
+        pid: z.number().int("pid must be a whole number").min(1, "pid must be at least 1").optional().describe("Example param"),
+        comm: z.string().regex(/^[A-Za-z0-9 _.:/@+-]{1,15}$/, "comm is a command name of 1-15 characters (letters, digits, space, _ . : / @ + -)").optional().describe("Example param"),
+        threshold: z.number().int("threshold must be a whole number").min(0, "threshold must be 0 or more").optional().describe("Example param"),
       },
-      outputSchema: {
-        ...executionSummarySchema,
-        output_guide: z.string().nullable().describe("how to read an example's output"),
-        warnings: z.array(z.string()),
-      },
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      outputSchema: z.looseObject(executionSummarySchema),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     },
     async (args, extra) =>
       runTool(context, "exec_program", extra, async (principal) => {

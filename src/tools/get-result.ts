@@ -6,7 +6,7 @@ import { diagnoseFlood } from "../executions/flood-diagnosis.js";
 import { readPage, type OutputPage } from "../executions/output-page.js";
 import type { MapsPrint } from "../bpftrace/maps.js";
 import { runTool, type ToolContext, type ToolRegistrar } from "./context.js";
-import { describeExecution, executionIdSchema, executionSummarySchema, summarize, type ExecutionSummary } from "./execution-view.js";
+import { describeExecution, executionIdSchema, summarize, type ExecutionSummary } from "./execution-view.js";
 import { DEFAULT_TOP, mapViewSchema, renderMaps, viewMaps } from "./maps-view.js";
 import { progressReporter } from "./progress.js";
 
@@ -28,38 +28,23 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "get_result",
     {
-      title: "Read a trace's output",
-      description:
-        'Status, output page and parsed maps (top entries, largest first) of an execution. until="end" waits for the end: final status, all output, maps. ' +
-        "Map printings come whole, folded to one line (maps has them). Continue with offset=next_offset.",
+      title: "Read a trace",
+      description: 'Status, output page and parsed maps (largest first; a map printing is one line). until="end" returns final status, output and maps at once.',
       inputSchema: {
         execution_id: executionIdSchema,
-        until: z.enum(["output", "quiet", "end"]).optional().describe("Wait for new output, for output to pause, or for the end"),
-        wait_seconds: z.number().min(0, "wait_seconds must be 0 or more").max(MAX_WAIT_SECONDS, `wait_seconds must be at most ${MAX_WAIT_SECONDS}`).optional().describe(`Longest wait (max ${MAX_WAIT_SECONDS}); default ${MAX_WAIT_SECONDS} with until, else 0`),
-        offset: z.number().int("offset must be a whole number").min(0, "offset must be 0 or more").optional().describe("First line (absolute)"),
-        tail: z.number().int("tail must be a whole number").min(1, "tail must be at least 1").max(MAX_LIMIT, `tail must be at most ${MAX_LIMIT}`).optional().describe("Last N lines instead"),
-        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe("Most lines; default 1000"),
-        max_chars: z.number().int("max_chars must be a whole number").min(100, "max_chars must be at least 100").max(MAX_CHARS, `max_chars must be at most ${MAX_CHARS}`).optional().describe(`Most characters of lines; default ${DEFAULT_MAX_CHARS}`),
-        stream: z.enum(["stdout", "stderr"]).optional().describe("Only the program's output, or bpftrace's messages"),
-        top: z.number().int("top must be a whole number").min(1, "top must be at least 1").max(MAX_TOP, `top must be at most ${MAX_TOP}`).optional().describe(`Entries per map; default ${DEFAULT_TOP}`),
-        raw_maps: z.boolean().optional().describe("Map printings as text lines too"),
-        snapshot_maps: z.boolean().optional().describe("Make a running trace print its maps now"),
+        until: z.enum(["output", "quiet", "end"]).optional().describe("output, pause or end"),
+        wait_seconds: z.number().min(0, "wait_seconds must be 0 or more").max(MAX_WAIT_SECONDS, `wait_seconds must be at most ${MAX_WAIT_SECONDS}`).optional().describe(`Max ${MAX_WAIT_SECONDS}; ${MAX_WAIT_SECONDS} with until`),
+        offset: z.number().int("offset must be a whole number").min(0, "offset must be 0 or more").optional().describe("next_offset"),
+        tail: z.number().int("tail must be a whole number").min(1, "tail must be at least 1").max(MAX_LIMIT, `tail must be at most ${MAX_LIMIT}`).optional().describe("Last N lines"),
+        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe("Default 1000"),
+        max_chars: z.number().int("max_chars must be a whole number").min(100, "max_chars must be at least 100").max(MAX_CHARS, `max_chars must be at most ${MAX_CHARS}`).optional().describe(`Default ${DEFAULT_MAX_CHARS}`),
+        stream: z.enum(["stdout", "stderr"]).optional().describe("stderr: bpftrace's"),
+        top: z.number().int("top must be a whole number").min(1, "top must be at least 1").max(MAX_TOP, `top must be at most ${MAX_TOP}`).optional().describe(`Map entries, default ${DEFAULT_TOP}`),
+        raw_maps: z.boolean().optional().describe("Maps as text"),
+        snapshot_maps: z.boolean().optional().describe("Print maps now"),
       },
-      outputSchema: {
-        ...executionSummarySchema,
-        offset: z.number(),
-        next_offset: z.number(),
-        has_more: z.boolean(),
-        skipped: z.number(),
-        lines: z.array(z.string()),
-        stderr: z.array(z.number()).describe("indexes of lines from bpftrace itself"),
-        maps: z.array(mapViewSchema),
-        snapshot: z.enum(["requested", "unsupported", "not_running"]).nullable(),
-        lost_events: z.number(),
-        diagnosis: z.string().nullable(),
-        warnings: z.array(z.string()),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      outputSchema: z.looseObject({ status: z.string(), lines: z.array(z.string()), maps: z.array(mapViewSchema), next_offset: z.number() }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false },
     },
     async (args, extra) =>
       runTool(context, "get_result", extra, async (principal) => {

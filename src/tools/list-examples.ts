@@ -17,19 +17,15 @@ export const registerListExamplesTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "list_examples",
     {
-      title: "Find a ready-made bpftrace program",
-      description: "Search the library of tested programs (files, exec, syscalls, disk, CPU, scheduler, TCP, DNS, memory, signals...) with words, best match first. Run one with exec_program example=name.",
+      title: "Find an example",
+      description: "Find tested programs by the question's words, best first.",
       inputSchema: {
-        query: z.string().max(200, "query must be at most 200 characters").optional().describe("Words, e.g. 'who opens missing files'"),
-        tag: z.string().max(50, "tag must be at most 50 characters").optional().describe("Only this tag, e.g. network"),
-        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe(`Most results; default ${DEFAULT_LIMIT} with query, else all`),
+        query: z.string().max(200, "query must be at most 200 characters").optional().describe("Question words"),
+        tag: z.string().max(50, "tag must be at most 50 characters").optional().describe("e.g. network"),
+        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe(`Default ${DEFAULT_LIMIT} with query`),
       },
-      outputSchema: {
-        examples: z.array(z.object({ name: z.string(), question: z.string(), tags: z.array(z.string()), params: z.array(z.string()) })),
-        count: z.number().describe("matches in all"),
-        tags: z.array(z.string()).describe("every tag, when nothing matched"),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject({ examples: z.array(z.looseObject({ name: z.string() })) }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
     },
     async ({ query, tag, limit }, extra) =>
       runTool(context, "list_examples", extra, async () => {

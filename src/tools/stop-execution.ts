@@ -8,11 +8,11 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "stop_execution",
     {
-      title: "Stop a running trace",
-      description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
+      title: "Stop a trace",
+      description: "Stop a running trace (SIGINT: END runs, maps print).",
       inputSchema: { execution_id: executionIdSchema },
-      outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject(executionSummarySchema),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },
     async ({ execution_id }, extra) =>
       runTool(context, "stop_execution", extra, async (principal) => {

@@ -3,9 +3,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { processesWith, tracesWith } from "../helpers/processes.js";
 import { SERVER_ENTRY, startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
+
+const PASSTHROUGH = z.object({}).passthrough();
 
 const EXPECTED_TOOLS = [
   "bpf_info",
@@ -45,6 +48,17 @@ describe("the built server over stdio (fake bpftrace)", () => {
         expect((schema as { description?: string }).description, `${tool.name}.${field}`).toBeTruthy();
       }
     }
+  });
+
+  it("costs an assistant at most 6,000 characters a turn for these tools and the instructions (8,000 with every tool)", async () => {
+    // As sent: the JSON of tools/list plus the instructions, which a client puts in front of the model every turn.
+    const listing = (await server.client.request({ method: "tools/list", params: {} }, PASSTHROUGH)) as { tools: { name: string }[] };
+    const instructions = JSON.stringify(server.client.getInstructions() ?? "").length;
+    const ours = JSON.stringify({ tools: listing.tools.filter((tool) => EXPECTED_TOOLS.includes(tool.name)) }).length + instructions;
+    const all = JSON.stringify(listing).length + instructions;
+    process.stdout.write(`per-turn cost: ${ours} characters for the ${EXPECTED_TOOLS.length} tools and the instructions; ${all} in all\n`);
+    expect(ours).toBeLessThanOrEqual(6_000);
+    expect(all).toBeLessThanOrEqual(8_000);
   });
 
   it("keeps the tool list ASCII, so its reply is built one byte per character (a third cheaper)", async () => {
