@@ -6,6 +6,7 @@ import { performance } from "node:perf_hooks";
 import process from "node:process";
 import { findBpftrace } from "./lib/bpftrace-direct.mjs";
 import { measureColdStart } from "./lib/cold-start.mjs";
+import { measureContextCost } from "./lib/context-cost.mjs";
 import { describeMachine, machineLine } from "./lib/machine.mjs";
 import { measureMemory } from "./lib/memory.mjs";
 import { measureProbeSearch } from "./lib/probe-search.mjs";
@@ -17,7 +18,7 @@ import { measureThroughput } from "./lib/throughput.mjs";
 import { farOff, judgeTargets } from "./lib/verdicts.mjs";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
-const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start"];
+const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "context"];
 
 /** Iterations per mode: --short must finish in well under 4 minutes on a 2-core VM. */
 const PLANS = {
@@ -71,6 +72,7 @@ async function main() {
   await measure("probes", "probeSearch", () => measureProbeSearch({ runs: plan.probeRuns, bpftraceFile, log }));
   await measure("memory", "memory", () => measureMemory({ churn: plan.churn, log }));
   await measure("cold-start", "coldStart", () => measureColdStart({ runs: plan.coldStartRuns, log }));
+  await measure("context", "contextCost", () => measureContextCost({ log }));
   const totalSeconds = (performance.now() - started) / 1000;
 
   const verdicts = judgeTargets(results);

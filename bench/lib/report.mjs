@@ -124,6 +124,22 @@ function coldStartRows(cold, verdicts) {
   ];
 }
 
+function contextRows(context, verdicts) {
+  const count = (value) => value.toLocaleString("en-US");
+  return [
+    ["7", "Context cost per turn: tools/list + instructions", `${count(context.perTurn)} chars`, "21,541 before issue 16 (same measure)", "—", "≤ 8,000 chars", verdictText(verdicts.contextPerTurn)],
+    ...context.questions.map((question) => [
+      "7",
+      `Context cost per answer: "${question.question}" (${question.example ?? "no example"}, ${context.traceSeconds} s trace)`,
+      `${question.calls.length} calls, ${count(question.chars)} chars (${question.calls.map((call) => `${call.tool} ${count(call.chars)}`).join(", ")}); ${question.right ? "right" : "WRONG"}: ${question.detail}`,
+      "—",
+      "—",
+      "≤ 4 calls, ≤ 10,000 chars, right",
+      verdictText(verdicts[`context ${question.workload}`]),
+    ]),
+  ];
+}
+
 function signed(value) {
   return `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(1)}`;
 }
@@ -138,6 +154,7 @@ export function renderTable(results) {
     ...(results.probeSearch ? probeRows(results.probeSearch, verdicts) : []),
     ...(results.memory ? memoryRows(results.memory, verdicts) : []),
     ...(results.coldStart ? coldStartRows(results.coldStart, verdicts) : []),
+    ...(results.contextCost ? contextRows(results.contextCost, verdicts) : []),
   ];
   const header = ["#", "Figure", "Server (median (min–max))", "Baseline, same run", "Ratio", "Target", "Verdict"];
   const line = (cells) => `| ${cells.join(" | ")} |`;

@@ -11,7 +11,11 @@ export const TARGETS = {
   probeSearchWarm: "warm < 5 ms at 100k",
   memory: "< 120 MB; flat",
   coldStart: "≤ 1.00× reference",
+  contextCost: "per turn ≤ 8,000 chars; each question ≤ 4 calls, ≤ 10,000 chars, answered right",
 };
+
+/** The context-cost budgets (figure 7). */
+export const CONTEXT_BUDGET = { perTurnChars: 8_000, calls: 4, questionChars: 10_000 };
 
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
 export const FAR_OFF = {
@@ -20,7 +24,13 @@ export const FAR_OFF = {
   responsiveness: "p99 > 100 ms in most windows and > 5× a bystander process's p99 delay",
   memory: "RSS > 200 MB",
   coldStart: "> 2× reference",
+  contextCost: "per turn > 8,000 chars, or a question > 20,000 chars or 8 calls",
 };
+
+/** Whether one question of figure 7 was answered within budget, and right. */
+export function questionPasses(question) {
+  return question.right && question.calls.length <= CONTEXT_BUDGET.calls && question.chars <= CONTEXT_BUDGET.questionChars;
+}
 
 // A leak shows as growth of the used heap from the 50th execution on, or of the RSS outside V8's
 // heap (buffers, native memory). RSS as a whole climbs for a while (JIT code, allocator arenas,
@@ -87,6 +97,11 @@ export function judgeTargets(results) {
   const memory = results.memory;
   if (memory) verdicts.memory = memory.withFullRings.rssMb < 120 && memory.churn.afterAll.rssMb < 120 && isFlat(memory.churn);
   if (results.coldStart) verdicts.coldStart = results.coldStart.ratio.median <= 1.0;
+  const context = results.contextCost;
+  if (context) {
+    verdicts.contextPerTurn = context.perTurn <= CONTEXT_BUDGET.perTurnChars;
+    for (const question of context.questions) verdicts[`context ${question.workload}`] = questionPasses(question);
+  }
   return verdicts;
 }
 
@@ -111,6 +126,15 @@ export function farOff(results) {
   if (memory) {
     const peak = Math.max(memory.idle.rssMb, memory.withFullRings.rssMb, memory.churn.afterAll.rssMb);
     if (peak > 200) problems.push(`memory: RSS ${peak.toFixed(0)} MB (> 200 MB)`);
+  }
+  const context = results.contextCost;
+  if (context) {
+    if (context.perTurn > CONTEXT_BUDGET.perTurnChars) problems.push(`context cost: ${context.perTurn} characters per turn (> ${CONTEXT_BUDGET.perTurnChars})`);
+    for (const question of context.questions) {
+      if (question.chars > 2 * CONTEXT_BUDGET.questionChars || question.calls.length > 2 * CONTEXT_BUDGET.calls) {
+        problems.push(`context cost: ${question.workload} took ${question.calls.length} calls, ${question.chars} characters`);
+      }
+    }
   }
   const cold = results.coldStart;
   if (cold && cold.subjectMs.median > 2 * cold.baselineMs.median) {

@@ -214,6 +214,7 @@ const SYNONYMS: Record<string, string[]> = {
   run: ["exec"],
   miss: ["enoent", "error", "fail"],
   nonexistent: ["enoent", "error", "fail"],
+  exist: ["enoent", "error", "fail", "missing"],
   fail: ["error", "errno", "failure"],
   error: ["fail", "errno"],
   deni: ["eacces", "eperm", "error"],

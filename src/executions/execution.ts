@@ -72,6 +72,20 @@ export class Execution {
     return this.maps.prints;
   }
 
+  /** Each map as printed last (END's printing over earlier snapshots), in printing order. */
+  latestMaps(): MapsPrint[] {
+    const seen = new Set<string>();
+    const kept: MapsPrint[] = [];
+    for (let index = this.maps.prints.length - 1; index >= 0; index -= 1) {
+      const print = this.maps.prints[index];
+      if (!print) continue;
+      const maps = print.maps.filter((map) => !seen.has(map.name));
+      for (const map of maps) seen.add(map.name);
+      if (maps.length > 0) kept.unshift(maps.length === print.maps.length ? print : { ...print, maps });
+    }
+    return kept;
+  }
+
   /**
    * Output lines a reader may have now: all of them once the run ended; before that, none from a
    * map printing still arriving, nor anything END printed (END's output comes whole, with the end).

@@ -21,7 +21,7 @@ const PREVIEW_CHARS = 60;
 /** What an execution's resource holds, as JSON. */
 export function executionDocument(execution: Execution, now: number): Record<string, unknown> {
   const tail = readPage(execution, { offset: 0, tail: TAIL_LINES, limit: TAIL_LINES, maxChars: TAIL_CHARS });
-  const prints = execution.mapPrints.length > 0 ? latestMaps(execution) : [];
+  const prints = execution.latestMaps();
   const diagnosis = diagnoseFlood(execution, tail.lines, prints);
   return {
     ...summarize(execution, now),
@@ -32,18 +32,6 @@ export function executionDocument(execution: Execution, now: number): Record<str
     lost_events: execution.lostEvents,
     diagnosis: diagnosis.problems.length > 0 ? diagnosis.problems.join(" ") : null,
   };
-}
-
-/** Each map as it was printed last (END's printing over earlier snapshots). */
-function latestMaps(execution: Execution): ReturnType<Execution["mapPrints"]["slice"]> {
-  const seen = new Set<string>();
-  const kept = [];
-  for (const print of [...execution.mapPrints].reverse()) {
-    const maps = print.maps.filter((map) => !seen.has(map.name));
-    for (const map of maps) seen.add(map.name);
-    if (maps.length > 0) kept.unshift({ ...print, maps });
-  }
-  return kept;
 }
 
 /** Registers the execution resources and the subscribe/unsubscribe handlers of this session. */

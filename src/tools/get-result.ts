@@ -78,7 +78,9 @@ export const registerGetResultTool: ToolRegistrar = (server, context) => {
           });
         }
         const page = readPage(execution, { offset: args.offset ?? 0, tail: args.tail, limit: args.limit ?? 1000, maxChars, stream: args.stream, rawMaps: args.raw_maps });
-        const prints = withSnapshot(page.prints, execution, snapshot === "requested" ? snapshotFrom : null);
+        // Waiting for the end means wanting the final maps, whichever page of lines comes with them.
+        const finalMaps = until === "end" && execution.finished;
+        const prints = finalMaps ? execution.latestMaps() : withSnapshot(page.prints, execution, snapshot === "requested" ? snapshotFrom : null);
         const top = args.top ?? DEFAULT_TOP;
         const diagnosis = diagnoseFlood(execution, page.lines, prints);
         const summary = summarize(execution, context.now());
