@@ -164,6 +164,33 @@ describe("get_result answers whole", () => {
   });
 });
 
+describe("exec_program with a library example by name", () => {
+  const errorOf = async (client: Client, args: Record<string, unknown>): Promise<string> => {
+    const result = (await client.callTool({ name: "exec_program", arguments: args })) as CallToolResult;
+    expect(result.isError, JSON.stringify(args)).toBe(true);
+    return result.content[0]?.type === "text" ? result.content[0].text : "";
+  };
+
+  it("says what is wrong with the arguments: neither or both of program and example, parameters the example does not take", async () => {
+    const client = await session(newEngine());
+    expect(await errorOf(client, {})).toMatch(/^INVALID_ARGUMENT: Pass program \(bpftrace source\) or example/);
+    expect(await errorOf(client, { program: "BEGIN { }", example: "open-errors" })).toMatch(/^INVALID_ARGUMENT: Pass either program or example/);
+    expect(await errorOf(client, { program: "BEGIN { }", pid: 1 })).toMatch(/^INVALID_ARGUMENT: pid, comm and threshold apply to a library example only/);
+    expect(await errorOf(client, { example: "no-such-example" })).toMatch(/^UNKNOWN_EXAMPLE/);
+    expect(await errorOf(client, { example: "open-errors", threshold: 5 })).toMatch(/^INVALID_ARGUMENT: Example open-errors takes no threshold: it takes pid, comm\./);
+    expect(await errorOf(client, { example: "runqueue-latency", pid: 12 })).toMatch(/takes no pid: it takes no parameters/);
+    expect(await errorOf(client, { example: "open-errors", comm: 'x" || 1' })).toMatch(/comm is a command name/);
+  });
+
+  it("runs an example with its parameters and tells how to read its output", async () => {
+    const client = await session(newEngine());
+    const result = await call(client, "exec_program", { example: "direct-reclaim", pid: 4242, threshold: 250, timeout: 1 });
+    const text = result.content[0]?.type === "text" ? result.content[0].text : "";
+    expect(text).toContain("How to read it: One line per stall longer than the threshold");
+    expect(result.structuredContent).toMatchObject({ status: "running", output_guide: expect.stringContaining("@reclaim_stall_us[command, PID]") });
+  });
+});
+
 describe("notifications", () => {
   it("sends progress while get_result waits, when the request carries a progress token", async () => {
     const client = await session(newEngine());
