@@ -191,7 +191,58 @@ describe("exec_program with a library example by name", () => {
   });
 });
 
+describe("output schemas", () => {
+  it("every tool's result validates against the schema it advertises (the SDK client checks it)", async () => {
+    const client = await session(newEngine());
+    const executionId = await start(client, "BEGIN { } // fake: lines=3", 1);
+    const calls: [string, Record<string, unknown>][] = [
+      ["list_probes", { filter: "tracepoint:syscalls:*" }],
+      ["get_result", { execution_id: executionId, until: "end" }],
+      ["stop_execution", { execution_id: executionId }],
+      ["list_executions", {}],
+      ["validate_program", { program: 'BEGIN { system("id"); }' }],
+      ["list_examples", { query: "who opens files" }],
+      ["list_examples", { tag: "no-such-tag" }],
+      ["get_example", { name: "file-opens" }],
+    ];
+    for (const [tool, args] of calls) {
+      // callTool rejects a result that does not match the tool's output schema.
+      const result = (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
+      expect(result.isError, `${tool}: ${JSON.stringify(result.content).slice(0, 300)}`).toBeFalsy();
+      expect(result.structuredContent, tool).toBeDefined();
+    }
+    // bpf_info, describe_struct and a compiling validate_program need the real bpftrace: the real
+    // tests list the tools first too, so the client checks their results the same way.
+  });
+});
+
+describe("flood diagnosis", () => {
+  it("says when most lines were dropped and bpftrace lost events, as fields and a sentence with the fix", async () => {
+    const config = loadConfig({ BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_RING_LINES: "100" });
+    const engine = createEngine({ config, logger: createLogger("silent"), audit: { write: () => null }, hostOptions: { geteuid: () => 0 } });
+    engines.push(engine);
+    const client = await session(engine);
+    const executionId = await start(client, "BEGIN { } // fake: lines=500 lost=1234", 1);
+    const result = await call(client, "get_result", { execution_id: executionId, until: "end" });
+    const page = result.structuredContent as { lost_events: number; diagnosis: string | null; lines: string[]; stderr: number[] };
+    expect(page.lost_events).toBe(1234);
+    expect(page.diagnosis).toMatch(/of \d+ lines were dropped .*count in a map .*bpftrace lost 1234 events/);
+    // bpftrace's report is filed with its own messages.
+    expect(page.stderr.map((index) => page.lines[index])).toContain("Lost 1234 events");
+    const text = result.content[0]?.type === "text" ? result.content[0].text : "";
+    expect(text).toContain("Note: ");
+  });
+});
+
 describe("notifications", () => {
+  it("sends progress while exec_program waits for bpftrace to attach", async () => {
+    const client = await session(newEngine());
+    const progress: Progress[] = [];
+    await call(client, "exec_program", { program: "BEGIN { } // fake: attach-delay-ms=2500", timeout: 1 }, { onprogress: (update) => progress.push(update) });
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0]?.message).toBe("compiling and attaching");
+  });
+
   it("sends progress while get_result waits, when the request carries a progress token", async () => {
     const client = await session(newEngine());
     const executionId = await start(client, "BEGIN { } // fake: tick-ms=100", 3);

@@ -151,6 +151,8 @@ describeReal("every curated example runs through the server against the real bpf
 
   beforeAll(async () => {
     server = await startServer();
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
     for (const example of EXAMPLES) {
       for (const probe of example.probes) {
         const reason = await whyMissing(probe);

@@ -42,6 +42,8 @@ describeReal("maps parsed from the real bpftrace's printing", () => {
 
   beforeAll(async () => {
     server = await startServer();
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
   });
 
   afterAll(async () => {

@@ -16,6 +16,8 @@ describeReal("the server against the real bpftrace", () => {
 
   beforeAll(async () => {
     server = await startServer();
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
   });
 
   afterAll(async () => {
