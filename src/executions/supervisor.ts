@@ -4,6 +4,7 @@ import { parseAttachLine } from "../bpftrace/version.js";
 import type { Logger } from "../logger.js";
 import type { Execution, ExecutionStatus, StopReason } from "./execution.js";
 import { LineSplitter } from "./line-splitter.js";
+import { LOST_EVENTS, readStdout } from "./stdout-reader.js";
 
 export interface SupervisorOptions {
   maxLineBytes: number;
@@ -39,16 +40,7 @@ const PIPE_DRAIN_MS = 2_000;
 // A silent bpftrace gets it again after this long; one that is printing (END, maps) is left alone,
 // since a second SIGINT while it prints would kill it mid-map.
 const SIGINT_RETRY_MS = 1_000;
-// A map printing with no marker around it (print() while tracing, 0.17's own SIGUSR1 printing) is
-// taken as complete once stdout has been quiet this long.
-const PRINT_QUIET_MS = 200;
-// bpftrace's perf buffer overflowed (0.17 and 0.23 say so on stdout, 0.27 on stderr).
-const LOST_EVENTS = /^Lost (\d+) events$/;
-// First bytes of the stdout lines worth decoding outside a map printing: a map line (@), one of the
-// server's markers (_), and bpftrace's `Lost N events` (L). Every other line is stored undecoded.
-const AT = 0x40;
-const UNDERSCORE = 0x5f;
-const CAPITAL_L = 0x4c;
+
 
 /** Controls one running bpftrace. */
 export interface Supervision {
@@ -108,80 +100,15 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     if (options.attachMarker === null) markAttached();
     return true;
   };
-  const snapshotWatch = { pending: 0 };
   const endMarkers = options.endMarkers ?? null;
-  const capture = execution.maps;
-  const storeText = (stream: "stdout" | "stderr", text: string): void => {
-    const bytes = Buffer.from(text);
-    execution.appendBytes(stream, bytes, 0, bytes.length);
-  };
-  /** A stdout line that was decoded: the server's markers, bpftrace's own messages, or map printing. */
-  const decodedLine = (text: string, bytes: Buffer, start: number, end: number): void => {
-    if (!execution.attached && beforeAttach(text)) return;
-    if (options.attachMarker !== null && text === options.attachMarker) return;
-    const lineNumber = execution.ring.linesTotal;
-    const markers = options.snapshotMarkers;
-    if (markers !== null && text === markers.begin) {
-      execution.snapshots.push({ begin: lineNumber, end: null });
-      capture.beginDelimited(lineNumber, "snapshot");
-      storeText("stdout", "--- maps snapshot (SIGUSR1) ---");
-      return;
-    }
-    if (markers !== null && text === markers.end) {
-      const last = execution.snapshots.at(-1);
-      if (last) last.end = lineNumber;
-      snapshotWatch.pending = Math.max(0, snapshotWatch.pending - 1);
-      storeText("stdout", "--- end of maps snapshot ---");
-      capture.endSnapshot(lineNumber);
-      return;
-    }
-    if (endMarkers !== null && text === endMarkers.begin) {
-      capture.markEndBegan(lineNumber);
-      return;
-    }
-    if (endMarkers !== null && text === endMarkers.dump) {
-      capture.beginDelimited(lineNumber, "exit");
-      return;
-    }
-    const lost = LOST_EVENTS.exec(text);
-    if (lost) {
-      // bpftrace's own message, not the program's output: filed with its other messages.
-      execution.lostEvents += Number(lost[1]);
-      execution.appendBytes("stderr", bytes, start, end);
-      return;
-    }
-    capture.feed(text, lineNumber, endMarkers === null && execution.stopReason !== null);
-    execution.appendBytes("stdout", bytes, start, end);
-  };
-  // stdout lines are decoded only until bpftrace reports attached, while a map printing is being
-  // read, and when their first byte says they may matter; the rest are stored as bytes, in runs.
-  const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
-    let runStart = 0;
-    for (let index = 0; index < count; index += 1) {
-      const start = starts[index] ?? 0;
-      const end = ends[index] ?? 0;
-      if (execution.attached && !capture.reading) {
-        const first = end > start ? bytes[start] : -1;
-        if (first !== AT && first !== UNDERSCORE && first !== CAPITAL_L) continue;
-      }
-      if (index > runStart) execution.appendBatch("stdout", bytes, starts, ends, runStart, index);
-      runStart = index + 1;
-      decodedLine(bytes.toString("utf8", start, end), bytes, start, end);
-    }
-    if (runStart < count) execution.appendBatch("stdout", bytes, starts, ends, runStart, count);
+  const stdout = readStdout(execution, {
+    maxLineBytes: options.maxLineBytes,
+    attachMarker: options.attachMarker,
+    snapshotMarkers: options.snapshotMarkers,
+    endMarkers,
+    beforeAttach,
+    exited: () => exited,
   });
-  // An undelimited printing is complete once stdout has been quiet for a moment.
-  let printTimer: NodeJS.Timeout | undefined;
-  const afterStdoutChunk = (): void => {
-    if (!capture.openWithoutDelimiter) return;
-    clearTimeout(printTimer);
-    printTimer = setTimeout(() => {
-      if (exited || !capture.openWithoutDelimiter) return;
-      capture.closeOpen();
-      execution.notify();
-    }, PRINT_QUIET_MS);
-    printTimer.unref();
-  };
   const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
     for (let index = 0; index < count; index += 1) {
       const start = starts[index] ?? 0;
@@ -204,7 +131,7 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
   const activity = { chunks: 0 };
   const drained = Promise.all([
-    pump(child.stdout, stdoutLines, execution, activity, afterStdoutChunk),
+    pump(child.stdout, stdout.lines, execution, activity, stdout.afterChunk),
     pump(child.stderr, stderrLines, execution, activity),
   ]);
 
@@ -252,15 +179,15 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     exited = true;
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
-    clearTimeout(printTimer);
+    stdout.stop();
     await Promise.race([drained, delay(PIPE_DRAIN_MS)]);
     child.stdout.destroy();
     child.stderr.destroy();
-    stdoutLines.end();
+    stdout.lines.end();
     stderrLines.end();
     // What bpftrace printed last (its maps at exit) is complete now.
-    capture.finish(execution.ring.linesTotal);
-    execution.truncatedLines = stdoutLines.truncatedLines + stderrLines.truncatedLines;
+    execution.maps.finish(execution.ring.linesTotal);
+    execution.truncatedLines = stdout.lines.truncatedLines + stderrLines.truncatedLines;
     execution.exitCode = exit.exitCode;
     execution.exitSignal = exit.signal;
     const endedAt = options.now();
@@ -285,7 +212,6 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     },
     snapshotMaps: () => {
       if (exited || !execution.attached) return false;
-      if (options.snapshotMarkers !== null) snapshotWatch.pending += 1;
       send("SIGUSR1");
       return true;
     },

@@ -101,7 +101,8 @@ describeReal("maps parsed from the real bpftrace's printing", () => {
     const { maps } = await run(program("map-stacks"));
     const byName = new Map(maps.map((map) => [map.name, map]));
     const kernel = byName.get("@kernel")?.entries[0]?.key[0];
-    expect(Array.isArray(kernel) && kernel.length).toBeGreaterThan(0);
+    // (Seen once on 0.27, not reproduced in 20 runs since: @kernel without a stack key. The maps say why.)
+    expect(Array.isArray(kernel) ? kernel.length : -1, JSON.stringify(maps).slice(0, 2_000)).toBeGreaterThan(0);
     expect((kernel as string[]).every((frame) => /\S/.test(frame) && !frame.startsWith(" "))).toBe(true);
     const both = byName.get("@both")?.entries[0]?.key;
     expect(both?.length).toBe(3);
