@@ -1,7 +1,7 @@
 // Maps as data against the real bpftrace: what get_result parses from bpftrace's text printing is
 // what bpftrace printed, and what bpftrace -f json says of the same program, for every map kind.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ParsedMap } from "../../src/bpftrace/maps.js";
 import { parseMapsText } from "../../src/bpftrace/parse-maps.js";
@@ -50,12 +50,18 @@ describeReal("maps parsed from the real bpftrace's printing", () => {
     await server?.close();
   });
 
-  /** Runs `source` to its end; returns the maps get_result gives (top 1000) and every line as printed. */
+  /** Runs `source` to its end (opening a file now and then, for probes on openat); returns the maps get_result gives (top 1000) and every line as printed. */
   async function run(source: string, timeout = 5): Promise<{ maps: MapView[]; raw: string[]; status: string }> {
     const started = await server.call("exec_program", { program: source, timeout });
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = (started.structuredContent as { execution_id: string }).execution_id;
-    const answer = (await server.call("get_result", { execution_id: executionId, until: "end", top: 1000 })).structuredContent as { maps: MapView[]; status: string };
+    const opener = setInterval(() => closeSync(openSync("/etc/hostname", "r")), 50);
+    let answer: { maps: MapView[]; status: string };
+    try {
+      answer = (await server.call("get_result", { execution_id: executionId, until: "end", top: 1000 })).structuredContent as { maps: MapView[]; status: string };
+    } finally {
+      clearInterval(opener);
+    }
     const raw = (await server.call("get_result", { execution_id: executionId, ...RAW_PAGE, limit: 10_000 })).structuredContent as { lines: string[]; stderr: number[] };
     const stderr = new Set(raw.stderr);
     return { maps: answer.maps, raw: raw.lines.filter((_line, index) => !stderr.has(index)), status: answer.status };
