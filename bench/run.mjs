@@ -7,6 +7,7 @@ import process from "node:process";
 import { findBpftrace } from "./lib/bpftrace-direct.mjs";
 import { measureColdStart } from "./lib/cold-start.mjs";
 import { measureHttp } from "./lib/http.mjs";
+import { measureContextCost } from "./lib/context-cost.mjs";
 import { describeMachine, machineLine } from "./lib/machine.mjs";
 import { measureMemory } from "./lib/memory.mjs";
 import { measureProbeSearch } from "./lib/probe-search.mjs";
@@ -19,7 +20,7 @@ import { measureThroughput } from "./lib/throughput.mjs";
 import { farOff, judgeTargets } from "./lib/verdicts.mjs";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
-const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "http", "store"];
+const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "cold-start", "http", "store", "context"];
 
 /** Iterations per mode: --short must finish in well under 4 minutes on a 2-core VM. */
 const PLANS = {
@@ -75,6 +76,7 @@ async function main() {
   await measure("cold-start", "coldStart", () => measureColdStart({ runs: plan.coldStartRuns, log }));
   await measure("http", "http", () => measureHttp({ runs: plan.httpRuns, latencyRequests: plan.httpLatencyRequests, seconds: plan.httpSeconds, log }));
   await measure("store", "store", () => measureStore({ runs: plan.storeRuns, executions: plan.storeExecutions, linesEach: plan.storeLines, calls: plan.storeCalls, log }));
+  await measure("context", "contextCost", () => measureContextCost({ log }));
   const totalSeconds = (performance.now() - started) / 1000;
 
   const verdicts = judgeTargets(results);

@@ -2,6 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { disabledAudit, FileAuditLog, type AuditSink } from "./audit/audit-log.js";
 import { BpftraceHost, type HostOptions } from "./bpftrace/host.js";
 import { ProbeCatalog } from "./bpftrace/probe-catalog.js";
+import { loadSyscallNames } from "./bpftrace/syscall-names.js";
 import { SystemInfo } from "./bpftrace/system-info.js";
 import type { Config } from "./config.js";
 import { loadExamples, type Example } from "./examples/catalog.js";
@@ -10,15 +11,18 @@ import { ExecutionRegistry } from "./executions/registry.js";
 import type { ExecutionStore } from "./executions/store.js";
 import type { Logger } from "./logger.js";
 import { registerPrompts } from "./prompts/index.js";
+import { registerExecutionResources } from "./resources/executions.js";
+import { createSessionEvents } from "./session/events.js";
 import type { ToolContext } from "./tools/context.js";
 import { registerTools } from "./tools/index.js";
 import { PACKAGE } from "./version.js";
 
 /** What the assistant reads once per session: the workflow, in a few lines. */
 export const SERVER_INSTRUCTIONS = [
-  "Trace this Linux system with bpftrace. You write the programs; the server runs them as root behind a security policy (no cat/system/signal/override, no file includes) and records every run.",
-  "Workflow: 1) list_probes with a glob (e.g. 'tracepoint:syscalls:*open*'); narrow it when truncated. 2) list_probes verbose=true on the exact probe to learn argument names (args->filename). 3) exec_program with a short timeout (default 10 s, max 60 s); prefer maps and hist() over per-event printf for busy events. 4) get_result with wait_seconds to follow output; maps print when the trace ends. stop_execution ends one early; list_executions shows what ran.",
-  "Before writing from scratch, list_examples/get_example offer tested programs for common questions; validate_program checks a program without running it; describe_struct shows kernel struct fields. bpf_info tells which probe types and helpers this kernel supports. Prefer tracepoints: kprobes may be missing.",
+  "Trace this Linux system with bpftrace (as root, behind a security policy).",
+  "1) list_examples with the question's words; run the best: exec_program example=NAME timeout=5 (pid/comm/threshold if listed).",
+  '2) get_result until="end": final status, output and parsed maps in one answer.',
+  "3) Else: list_probes (verbose for arguments), a program counting in maps (@[comm, pid] = count()), validate_program, exec_program. Prefer tracepoints.",
 ].join("\n");
 
 export interface ServerDeps {
@@ -56,6 +60,7 @@ export function createEngine(deps: ServerDeps): Engine {
   const host = new BpftraceHost(config, logger, deps.hostOptions);
   const serverCgroupId = deps.serverCgroupId ?? null;
   const registry = new ExecutionRegistry({ config, host, audit, logger, now, serverCgroupId, ...(deps.store ? { store: deps.store } : {}) });
+  let syscallNames: Map<number, string> | undefined;
   const context: ToolContext = {
     config,
     host,
@@ -67,6 +72,7 @@ export function createEngine(deps: ServerDeps): Engine {
     logger,
     now,
     serverCgroupId,
+    syscallNames: () => (syscallNames ??= loadSyscallNames()),
   };
   return {
     context,
@@ -77,15 +83,27 @@ export function createEngine(deps: ServerDeps): Engine {
   };
 }
 
-/** One MCP server over a shared engine: stdio has one, HTTP one per session. */
+/**
+ * One MCP server over a shared engine: stdio has one, HTTP one per session. Its session listens to
+ * the engine (lifecycle log messages, resource updates) until the server closes: a transport that
+ * sets `server.server.onclose` should call the one it finds there.
+ */
 export function createSessionServer(engine: Engine): McpServer {
   const server = new McpServer(
     { name: PACKAGE.name, version: PACKAGE.version, title: "bpftrace" },
-    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} } },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {}, logging: {} } },
   );
-  registerTools(server, engine.context);
+  const events = createSessionEvents(server, engine.context.registry, engine.context.logger);
+  const context: ToolContext = { ...engine.context, session: events };
+  registerTools(server, context);
   registerExampleResources(server, engine.context.examples);
+  registerExecutionResources(server, context, events);
   registerPrompts(server);
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    events.close();
+    previous?.();
+  };
   return server;
 }
 

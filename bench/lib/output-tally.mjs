@@ -12,18 +12,19 @@ export function newTally() {
 /** Folds one line of bpftrace output into `tally` (printf lines are those starting with `printfPrefix`). */
 export function addLine(tally, stream, text, printfPrefix) {
   tally.lines += 1;
+  // bpftrace's own report: the server files it with bpftrace's messages (stderr) on every version.
+  const lost = LOST_LINE.exec(text);
+  if (lost) {
+    tally.lostReports += 1;
+    tally.lostEvents += Number(lost[1]);
+    return;
+  }
   if (stream === "stderr") {
     tally.stderrLines += 1;
     return;
   }
   if (text.startsWith(printfPrefix)) {
     tally.printfLines += 1;
-    return;
-  }
-  const lost = LOST_LINE.exec(text);
-  if (lost) {
-    tally.lostReports += 1;
-    tally.lostEvents += Number(lost[1]);
     return;
   }
   const map = MAP_LINE.exec(text);
@@ -37,8 +38,10 @@ export async function tallyExecution(server, executionId, printfPrefix) {
   let offset = 0;
   let last;
   for (;;) {
-    last = structured(await server.call("get_result", { execution_id: executionId, offset, limit: 10_000 }));
-    for (const line of last.lines) addLine(tally, line.stream, line.text, printfPrefix);
+    // Map printings as text (raw_maps), and pages as large as the line limit.
+    last = structured(await server.call("get_result", { execution_id: executionId, offset, limit: 10_000, max_chars: 2_000_000, raw_maps: true }));
+    const stderr = new Set(last.stderr);
+    last.lines.forEach((text, index) => addLine(tally, stderr.has(index) ? "stderr" : "stdout", text, printfPrefix));
     offset = last.next_offset;
     if (!last.has_more) break;
   }

@@ -73,7 +73,7 @@ function storeRows(store, verdicts) {
   const pair = (side) => `${side.p50.toFixed(1)} / ${side.p99.toFixed(1)}`;
   return [
     [
-      "7",
+      "8",
       `Store start-up: ${store.executions.toLocaleString("en")} stored executions, ${(store.outputBytes / 2 ** 30).toFixed(2)} GiB of output, against an empty store`,
       `initialize ${spread(startup.fullInitializeMs)} ms; first list_executions answered ${spread(startup.fullFirstListMs)} ms after spawn`,
       `empty: ${spread(startup.emptyInitializeMs)} ms; ${spread(startup.emptyFirstListMs)} ms`,
@@ -82,7 +82,7 @@ function storeRows(store, verdicts) {
       verdictText(verdicts.storeStartup),
     ],
     [
-      "7",
+      "8",
       "Stored executions, p50 / p99 ms: get_result (100 lines at a random offset), list_executions (20 at a random offset)",
       `get_result ${pair(latency.get.stored)}; list_executions ${pair(latency.list.stored)}`,
       `live (in memory): get_result ${pair(latency.get.live)}; list_executions ${pair(latency.list.live)} (${latency.list.liveExecutions} executions, store off)`,
@@ -181,6 +181,22 @@ function httpRows(http, verdicts) {
   ];
 }
 
+function contextRows(context, verdicts) {
+  const count = (value) => value.toLocaleString("en-US");
+  return [
+    ["9", "Context cost per turn: tools/list + instructions", `${count(context.perTurn)} chars`, "21,541 before issue 16 (same measure)", "—", "≤ 8,000 chars", verdictText(verdicts.contextPerTurn)],
+    ...context.questions.map((question) => [
+      "9",
+      `Context cost per answer: "${question.question}" (${question.example ?? "no example"}, ${context.traceSeconds} s trace)`,
+      `${question.calls.length} calls, ${count(question.chars)} chars (${question.calls.map((call) => `${call.tool} ${count(call.chars)}`).join(", ")}); ${question.right ? "right" : "WRONG"}: ${question.detail}`,
+      "—",
+      "—",
+      "≤ 4 calls, ≤ 10,000 chars, right",
+      verdictText(verdicts[`context ${question.workload}`]),
+    ]),
+  ];
+}
+
 function signed(value) {
   return `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(1)}`;
 }
@@ -198,6 +214,7 @@ export function renderTable(results) {
     ...(results.coldStart ? coldStartRows(results.coldStart, verdicts) : []),
     ...(results.http ? httpRows(results.http, verdicts) : []),
     ...(results.store ? storeRows(results.store, verdicts) : []),
+    ...(results.contextCost ? contextRows(results.contextCost, verdicts) : []),
   ];
   const header = ["#", "Figure", "Server (median (min–max))", "Baseline, same run", "Ratio", "Target", "Verdict"];
   const line = (cells) => `| ${cells.join(" | ")} |`;

@@ -13,6 +13,8 @@ const FLOODS = 4;
 // Each flood attempts 20 printf per 100 µs tick (200k lines/s): flat out for bpftrace 0.17.
 const FLOOD_PER_FIRE = 20;
 const PAGE = 1_000;
+// The page stays PAGE lines, as before get_result bounded pages by characters (8k by default).
+const PAGE_CHARS = 1_000_000;
 // A pause between requests, as a polling client makes: back-to-back requests would spend a core on the client alone.
 const PACE_MS = 10;
 // The reference MCP server (figure 6's) answers in the same windows, between our requests: what
@@ -48,7 +50,7 @@ async function sampleWindow(server, reference, executionIds, seconds) {
   const deadline = performance.now() + seconds * 1000;
   for (let turn = 0; performance.now() < deadline; turn += 1) {
     const executionId = executionIds[turn % executionIds.length];
-    const read = await timed(() => server.request("tools/call", { name: "get_result", arguments: { execution_id: executionId, offset: offsets.get(executionId), limit: PAGE } }));
+    const read = await timed(() => server.request("tools/call", { name: "get_result", arguments: { execution_id: executionId, offset: offsets.get(executionId), limit: PAGE, max_chars: PAGE_CHARS } }));
     getResult.push(read.ms);
     offsets.set(executionId, Math.max(0, structured(read.value).lines_total - PAGE));
     await sleep(PACE_MS);

@@ -44,7 +44,7 @@ async function viaServer(server) {
   let elapsedMs = Number.NaN;
   for (;;) {
     const page = structured(await server.call("get_result", { execution_id: execution.execution_id, offset, wait_seconds: 10 }));
-    if (page.lines.some((line) => line.stream === "stdout" && line.text === FIRST_LINE)) {
+    if (page.lines.some((text, index) => text === FIRST_LINE && !page.stderr.includes(index))) {
       elapsedMs = performance.now() - started;
       break;
     }

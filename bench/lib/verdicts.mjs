@@ -15,7 +15,11 @@ export const TARGETS = {
   storeThroughput: "≥ 0.95× the store off, 0 lost",
   storeStartup: "≤ 1.2× an empty store",
   storeLatency: "p99 < 2× live",
+  contextCost: "per turn ≤ 8,000 chars; each question ≤ 4 calls, ≤ 10,000 chars, answered right",
 };
+
+/** The context-cost budgets (figure 7). */
+export const CONTEXT_BUDGET = { perTurnChars: 8_000, calls: 4, questionChars: 10_000 };
 
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
 export const FAR_OFF = {
@@ -26,7 +30,13 @@ export const FAR_OFF = {
   coldStart: "> 2× reference",
   http: "< 0.50× reference req/s",
   store: "every round < 0.80× the store off; start-up > 2× empty; stored p99 > 5× live",
+  contextCost: "per turn > 8,000 chars, or a question > 20,000 chars or 8 calls",
 };
+
+/** Whether one question of figure 7 was answered within budget, and right. */
+export function questionPasses(question) {
+  return question.right && question.calls.length <= CONTEXT_BUDGET.calls && question.chars <= CONTEXT_BUDGET.questionChars;
+}
 
 // A leak shows as growth of the used heap from the 50th execution on, or of the RSS outside V8's
 // heap (buffers, native memory). RSS as a whole climbs for a while (JIT code, allocator arenas,
@@ -102,6 +112,11 @@ export function judgeTargets(results) {
     verdicts.storeStartup = store.startup.initializeRatio.median <= 1.2 && store.startup.firstListRatio.median <= 1.2;
     verdicts.storeLatency = store.latency.get.stored.p99 < 2 * store.latency.get.live.p99 && store.latency.list.stored.p99 < 2 * store.latency.list.live.p99;
   }
+  const context = results.contextCost;
+  if (context) {
+    verdicts.contextPerTurn = context.perTurn <= CONTEXT_BUDGET.perTurnChars;
+    for (const question of context.questions) verdicts[`context ${question.workload}`] = questionPasses(question);
+  }
   return verdicts;
 }
 
@@ -139,6 +154,15 @@ export function farOff(results) {
     for (const call of ["get", "list"]) {
       const { live, stored } = store.latency[call];
       if (stored.p99 > 5 * Math.max(live.p99, 1)) problems.push(`store: ${call} p99 ${stored.p99.toFixed(1)} ms on stored executions > 5 × live ${live.p99.toFixed(1)} ms`);
+    }
+  }
+  const context = results.contextCost;
+  if (context) {
+    if (context.perTurn > CONTEXT_BUDGET.perTurnChars) problems.push(`context cost: ${context.perTurn} characters per turn (> ${CONTEXT_BUDGET.perTurnChars})`);
+    for (const question of context.questions) {
+      if (question.chars > 2 * CONTEXT_BUDGET.questionChars || question.calls.length > 2 * CONTEXT_BUDGET.calls) {
+        problems.push(`context cost: ${question.workload} took ${question.calls.length} calls, ${question.chars} characters`);
+      }
     }
   }
   const cold = results.coldStart;

@@ -1,4 +1,4 @@
-// The curated example programs: their `// key: value` headers, loading from disk, search and the README table.
+// The curated example programs: their `// key: value` headers, loading from disk and the README table (search: search.ts).
 
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -24,6 +24,18 @@ export interface ExampleHeader {
   trigger: string;
   /** A regular expression the output matches once the trigger happened; null when the trigger is "none". */
   marker: string | null;
+  /** What a caller may set when running it by name (`// params: pid, comm, threshold_ms=20`). */
+  params: ExampleParams;
+  /** Map key parts holding a syscall number, named in the parsed maps (`// syscalls: @map[2]`). */
+  syscallKeys: { map: string; index: number }[];
+}
+
+/** The parameters an example takes. pid/comm filter every traced probe; a threshold replaces `// param:` lines. */
+export interface ExampleParams {
+  pid: boolean;
+  comm: boolean;
+  /** e.g. { name: "threshold_ms", unit: "ms", default: 20 }. */
+  threshold: { name: string; unit: string; default: number } | null;
 }
 
 /** A curated program: its header facts, its file name without `.bt`, and the full file text. */
@@ -33,20 +45,16 @@ export interface Example extends ExampleHeader {
   program: string;
 }
 
-/** Criteria for {@link searchExamples}; both are optional and combine with AND. */
-export interface ExampleFilter {
-  /** Words that must all occur (case-insensitively) in the name, title, question, tags or probes. */
-  query?: string | undefined;
-  /** An exact tag. */
-  tag?: string | undefined;
-}
-
 const REQUIRED_KEYS = ["title", "question", "probes", "output", "requires", "tags"] as const;
-const OPTIONAL_KEYS = ["trigger", "marker"] as const;
+const OPTIONAL_KEYS = ["trigger", "marker", "params", "syscalls"] as const;
+const THRESHOLD_PARAM = /^(threshold_([a-z]+))=(\d+)$/;
+const SYSCALL_KEY = /^(@[A-Za-z0-9_]*)\[(\d+)\]$/;
 const KNOWN_KEYS = new Set<string>([...REQUIRED_KEYS, ...OPTIONAL_KEYS]);
 const HEADER_LINE = /^\/\/ ([a-z]+): (.*)$/;
 const KEBAB_CASE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const DEFAULT_PROGRAMS_DIR = new URL("./programs/", import.meta.url);
+
+export { searchExamples, stemOf, type ExampleFilter } from "./search.js";
 
 /** Parses the leading `// key: value` lines of an example; throws an Error naming the file and the bad key. */
 export function parseExampleHeader(name: string, text: string): ExampleHeader {
@@ -92,6 +100,20 @@ export function parseExampleHeader(name: string, text: string): ExampleHeader {
     }
   }
 
+  const params: ExampleParams = { pid: false, comm: false, threshold: null };
+  for (const param of splitList(fields.get("params") ?? "")) {
+    const threshold = THRESHOLD_PARAM.exec(param);
+    if (param === "pid" || param === "comm") params[param] = true;
+    else if (threshold) params.threshold = { name: threshold[1] ?? "", unit: threshold[2] ?? "", default: Number(threshold[3]) };
+    else fail(`invalid header key "params": "${param}" (pid, comm, or threshold_<unit>=<number>)`);
+  }
+  if (params.threshold && !text.includes(`// param: ${params.threshold.name}`)) fail(`params names ${params.threshold.name} but no line ends with "// param: ${params.threshold.name}"`);
+  const syscallKeys = splitList(fields.get("syscalls") ?? "").map((item) => {
+    const match = SYSCALL_KEY.exec(item);
+    if (!match) fail(`invalid header key "syscalls": "${item}" (e.g. @syscall_errors[2], the key part holding the number)`);
+    return { map: match?.[1] ?? "", index: Number(match?.[2] ?? 0) };
+  });
+
   return {
     title: fields.get("title") ?? "",
     question: fields.get("question") ?? "",
@@ -101,7 +123,20 @@ export function parseExampleHeader(name: string, text: string): ExampleHeader {
     tags,
     trigger,
     marker,
+    params,
+    syscallKeys,
   };
+}
+
+/** The line a threshold is set on: `$name = <number>; // param: <param>`. */
+const PARAM_LINE = /^(\s*\$[A-Za-z_][A-Za-z0-9_]* = )(\d+)(; \/\/ param: ([a-z_]+))\s*$/gm;
+
+/** The example's program with its threshold set (every `// param:` line of it); the number must be a whole, non-negative one. */
+export function programWithThreshold(example: Example, threshold: number): string {
+  const param = example.params.threshold;
+  if (!param) throw new Error(`${example.name} takes no threshold`);
+  if (!Number.isSafeInteger(threshold) || threshold < 0) throw new Error(`threshold must be a whole number of ${param.unit}, 0 or more`);
+  return example.program.replace(PARAM_LINE, (line, before: string, _value: string, after: string, name: string) => (name === param.name ? `${before}${threshold}${after}` : line));
 }
 
 /** Reads every `*.bt` in `dir` (default: the programs next to this module, in src/ or dist/), sorted by name. */
@@ -115,23 +150,6 @@ export function loadExamples(dir: URL = DEFAULT_PROGRAMS_DIR): Example[] {
     const program = readFileSync(new URL(file, dir), "utf8");
     return { name, ...parseExampleHeader(name, program), program };
   });
-}
-
-/** Examples matching the filter; those with query words in their title or name come first, then by name. */
-export function searchExamples(examples: readonly Example[], filter: ExampleFilter): Example[] {
-  const words = (filter.query ?? "").toLowerCase().split(/\s+/).filter((word) => word !== "");
-  const tag = filter.tag?.trim().toLowerCase();
-  const ranked: { example: Example; score: number }[] = [];
-  for (const example of examples) {
-    if (tag !== undefined && tag !== "" && !example.tags.includes(tag)) continue;
-    const prominent = `${example.name} ${example.title}`.toLowerCase();
-    const everything = [prominent, example.question, ...example.tags, ...example.probes].join(" ").toLowerCase();
-    if (!words.every((word) => everything.includes(word))) continue;
-    const score = words.filter((word) => prominent.includes(word)).length;
-    ranked.push({ example, score });
-  }
-  ranked.sort((a, b) => b.score - a.score || a.example.name.localeCompare(b.example.name));
-  return ranked.map(({ example }) => example);
 }
 
 /** Every tag used by the examples, sorted and without duplicates. */

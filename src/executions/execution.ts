@@ -1,4 +1,5 @@
-import type { MapsPrint } from "../bpftrace/maps.js";
+import type { MapsPrint, ParsedMap } from "../bpftrace/maps.js";
+import { MapCapture } from "./map-capture.js";
 import { OutputRing, type OutputStream, type RingBudget } from "./ring-buffer.js";
 
 /** `interrupted`: the server running it ended without seeing its end (killed); it is served from the store with what was kept. */
@@ -12,7 +13,12 @@ export interface ExecutionLimits {
   ringCapacityBytes: number;
   /** Where the output's bytes are counted with every other run's (the server's output budget). */
   budget?: RingBudget;
+  /** Applied to every parsed map (e.g. syscall numbers in a key become names). */
+  mapTransform?: (map: ParsedMap) => ParsedMap;
 }
+
+/** Lifecycle of an execution as observers see it. */
+export type ExecutionEvent = "output" | "attached" | "ended";
 
 /** The record of one bpftrace run: its output ring and how it ended. Mutated only by its supervisor. */
 export class Execution {
@@ -37,15 +43,20 @@ export class Execution {
   /** Set when the end of this run could not be written to the audit log. */
   auditWarning: string | null = null;
   truncatedLines = 0;
-  /** The maps bpftrace printed (at the end, and each snapshot), parsed. */
-  maps: MapsPrint[] = [];
   /** Served from the execution store: run by an earlier server process, or by another one on the same state directory. */
   stored = false;
   /** Set when this run's record could not be (fully) written to the execution store. */
   storeWarning: string | null = null;
   /** The first stderr lines, kept apart from the ring so a flood cannot evict the error message. */
   readonly stderrHead: string[] = [];
+  /** The map printings found in the output, parsed (END's, snapshots', print()'s). */
+  readonly maps: MapCapture;
+  /** Events bpftrace reported lost (`Lost N events`: its buffer overflowed). */
+  lostEvents = 0;
+  /** A library example this run was started from, if any. */
+  example: string | null = null;
   private readonly waiters = new Set<() => void>();
+  private readonly observers = new Set<(event: ExecutionEvent) => void>();
   private readonly endWaiters: (() => void)[] = [];
 
   constructor(
@@ -58,6 +69,61 @@ export class Execution {
     readonly ownerId = "local",
   ) {
     this.ring = new OutputRing(limits.ringCapacityLines, limits.ringCapacityBytes, limits.budget ?? null);
+    this.maps = new MapCapture(limits.mapTransform);
+  }
+
+  /** The parsed map printings, oldest first: what results show and storage keeps. */
+  get mapPrints(): readonly MapsPrint[] {
+    return this.maps.prints;
+  }
+
+  /** Each map as printed last (END's printing over earlier snapshots), in printing order. */
+  latestMaps(): MapsPrint[] {
+    const seen = new Set<string>();
+    const kept: MapsPrint[] = [];
+    for (let index = this.maps.prints.length - 1; index >= 0; index -= 1) {
+      const print = this.maps.prints[index];
+      if (!print) continue;
+      const maps = print.maps.filter((map) => !seen.has(map.name));
+      for (const map of maps) seen.add(map.name);
+      if (maps.length > 0) kept.unshift(maps.length === print.maps.length ? print : { ...print, maps });
+    }
+    return kept;
+  }
+
+  /**
+   * Output lines a reader may have now: all of them once the run ended; before that, none from a
+   * map printing still arriving, nor anything END printed (END's output comes whole, with the end).
+   */
+  get readableUpTo(): number {
+    let limit = this.ring.linesTotal;
+    if (this.finished) return limit;
+    if (this.maps.endBeganAt !== null) limit = Math.min(limit, this.maps.endBeganAt);
+    const open = this.maps.openFrom;
+    if (open !== null) limit = Math.min(limit, open);
+    return limit;
+  }
+
+  /** END has begun or the server asked bpftrace to stop: the run ends within the grace period. */
+  get ending(): boolean {
+    return !this.finished && (this.maps.endBeganAt !== null || this.stopReason !== null);
+  }
+
+  /** Calls `observer` on every event until the returned function is called. */
+  observe(observer: (event: ExecutionEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Tells observers; a throwing observer is a bug of its own and does not stop the others. */
+  emit(event: ExecutionEvent): void {
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch {
+        // Observers are notification senders: losing one notification must not break the run.
+      }
+    }
   }
 
   get finished(): boolean {
@@ -85,8 +151,9 @@ export class Execution {
     if (this.stderrHead.length < 40) this.stderrHead.push(text);
   }
 
-  /** Wakes long-pollers; called once per chunk, not per line. */
+  /** Wakes long-pollers and observers; called once per chunk, not per line. */
   notify(): void {
+    if (this.observers.size > 0) this.emit("output");
     if (this.waiters.size === 0) return;
     const woken = [...this.waiters];
     this.waiters.clear();
@@ -111,6 +178,38 @@ export class Execution {
     this.ring.seal();
     this.notify();
     for (const resolve of this.endWaiters.splice(0)) resolve();
+    this.emit("ended");
+  }
+
+  /**
+   * Resolves when `ready()` holds (checked now, after every chunk of output and every `everyMs`),
+   * when the run ends, or after `timeoutMs`; `onTick` runs every `everyMs` meanwhile (progress).
+   */
+  waitUntil(ready: () => boolean, timeoutMs: number, tick?: { everyMs: number; onTick?: () => void }): Promise<void> {
+    if (this.finished || timeoutMs <= 0 || ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      let ticker: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        if (ticker) clearInterval(ticker);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.finished || ready()) done();
+        else this.waiters.add(check);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      if (tick) {
+        ticker = setInterval(() => {
+          tick.onTick?.();
+          if (this.finished || ready()) done();
+        }, tick.everyMs);
+        ticker.unref();
+      }
+      this.waiters.add(check);
+    });
   }
 
   /** Resolves when there is output past `lineCount`, when the run ends, or after `timeoutMs`. */

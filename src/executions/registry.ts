@@ -6,8 +6,8 @@ import { classifySudoFailure } from "../bpftrace/sudo-errors.js";
 import type { Config } from "../config.js";
 import { BpftraceMcpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { formatRefusal, inUserTerms, instrumentProgram, type PolicyDecision } from "../policy/index.js";
-import { parseEndMaps } from "../bpftrace/maps-adapter.js";
+import type { ParsedMap } from "../bpftrace/maps.js";
+import { formatRefusal, inUserTerms, instrumentProgram, userTermsFilter, type PolicyDecision, type ProcessFilter } from "../policy/index.js";
 import { Execution } from "./execution.js";
 import { ProgramGate } from "./gate.js";
 import { MemoryStore } from "./memory-store.js";
@@ -24,6 +24,18 @@ const GUARD_SLACK_MS = 500;
 export interface StartOptions {
   principal?: Principal;
   tool?: string;
+  /** The library example the program comes from, if any. */
+  example?: string;
+  /** Only events of this process reach the program's traced probes (library examples). */
+  processFilter?: ProcessFilter;
+  /** Applied to every parsed map of the run (e.g. naming syscall numbers). */
+  mapTransform?: (map: ParsedMap) => ParsedMap;
+}
+
+/** An execution came (started) or went (forgotten after the retention period). */
+export interface RegistryChange {
+  change: "added" | "removed";
+  execution: Execution;
 }
 
 export interface StartResult {
@@ -69,6 +81,7 @@ export class ExecutionRegistry {
   readonly gate: ProgramGate;
   readonly store: ExecutionStore;
   private readonly stored: StoredExecutions;
+  private readonly watchers = new Set<(change: RegistryChange) => void>();
 
   constructor(private readonly deps: ExecutionRegistryDeps) {
     this.now = deps.now ?? Date.now;
@@ -83,7 +96,7 @@ export class ExecutionRegistry {
   /** Checks the program, spawns bpftrace and waits until it attached or failed. */
   async start(program: string, timeoutSeconds: number, options: StartOptions = {}): Promise<StartResult> {
     const { config, audit, host } = this.deps;
-    const { principal = LOCAL_PRINCIPAL, tool = "exec_program" } = options;
+    const { principal = LOCAL_PRINCIPAL, tool = "exec_program", processFilter } = options;
     const who = { principal: principal.id, remote: principal.remoteAddress };
     const warnings: string[] = [];
     const programSha256 = sha256(program);
@@ -125,13 +138,16 @@ export class ExecutionRegistry {
         ringCapacityBytes: config.ringCapacityBytes,
         // OUTPUT BUDGET: every run's output counts against the server's one limit.
         budget: this.outputBudget,
+        ...(options.mapTransform ? { mapTransform: options.mapTransform } : {}),
       }, principal.id);
+      execution.example = options.example ?? null;
       instrumented = instrumentProgram(source, decision, {
         serverPid: this.deps.serverPid ?? process.pid,
         cgroupId: this.deps.serverCgroupId ?? null,
         deadlineMs: timeoutSeconds * 1000 + GUARD_SLACK_MS,
         // With missing probes tolerated, a map may exist only in a probe bpftrace drops: print(@it) would not compile.
         snapshotProbe: ready.traits.snapshotProbe && !toleratesMissingProbes(decision),
+        ...(processFilter ? { processFilter } : {}),
       });
       // AUDIT (fail closed): the start is recorded before anything runs; a start the log cannot take is refused.
       requireAudited(audit.write({ event: "start", tool, execution_id: id, program_sha256: programSha256, program, decision: "allowed", user: ready.user, privilege: ready.mode, ...who }));
@@ -166,18 +182,19 @@ export class ExecutionRegistry {
       attachMarker: instrumented.attachMarker,
       expectedProbes: expectedProbeCount(decision, instrumented.addedProbes),
       snapshotMarkers: instrumented.snapshotMarkers,
+      endMarkers: instrumented.endMarkers,
+      inUserTerms: userTermsFilter(instrumented.source, source),
       now: this.now,
       logger: this.deps.logger,
       onEnd: (ended) => {
         if (ended.error !== null) ended.error = inUserTerms(ended.error, instrumented.source, source);
-        // TEMPORARY (issue 19): until the maps parser of issue 16 sets them, the END maps are read here.
-        if (ended.maps.length === 0) ended.maps = parseEndMaps(ended.ring);
         this.supervisions.delete(ended.id);
         this.recordEnd(ended, tool, who);
         this.store.ended(ended);
       },
     });
     this.supervisions.set(id, supervision);
+    this.tell({ change: "added", execution });
     // Shutdown began while this one was spawning: it ends with the rest.
     if (this.shuttingDown) supervision.stop("shutdown");
     this.deps.logger.info({ executionId: id, timeoutSeconds, programSha256 }, "execution started");
@@ -269,6 +286,22 @@ export class ExecutionRegistry {
     return execution;
   }
 
+  /** Calls `watcher` whenever an execution is added or forgotten, until the returned function is called. */
+  watch(watcher: (change: RegistryChange) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private tell(change: RegistryChange): void {
+    for (const watcher of this.watchers) {
+      try {
+        watcher(change);
+      } catch (error) {
+        this.deps.logger.error({ err: error instanceof Error ? error.message : String(error) }, "registry watcher failed");
+      }
+    }
+  }
+
   runningCount(): number {
     return this.supervisions.size;
   }
@@ -308,6 +341,7 @@ export class ExecutionRegistry {
         // Forgotten: its output no longer counts against the budget (it is freed with it).
         execution.ring.detach();
         removed += 1;
+        this.tell({ change: "removed", execution });
       }
     }
     return removed;

@@ -388,6 +388,64 @@ export class OutputRing {
     this.droppedForBudget = evictedForBudget;
   }
 
+  /**
+   * Calls `visit(text, stderr, index)` for lines `from <= index < to` still kept, decoding runs of
+   * adjacent lines with one call as `read` does, without an object per line; stops when `visit`
+   * returns false. Returns the index after the last line visited.
+   */
+  forEach(from: number, to: number, visit: (text: string, stderr: boolean, index: number) => boolean): number {
+    let index = Math.max(from, this.head);
+    const end = Math.min(to, this.total);
+    while (index < end) {
+      const runStart = index;
+      const first = index % this.capacityLines;
+      const chunk = this.chunkBuffers[this.chunkOf[first]! % this.capacityLines];
+      const stderr = this.streams[first] === 1;
+      let last = first;
+      index += 1;
+      // Runs are kept short so a caller that stops early has not decoded much it did not want.
+      while (index < end && index - runStart < 64) {
+        const next = index % this.capacityLines;
+        if (this.chunkOf[next] !== this.chunkOf[first] || this.streams[next] !== this.streams[first] || this.starts[next] !== (this.ends[last] ?? 0) + 1 || chunk?.[this.ends[last] ?? 0] !== NEWLINE) break;
+        last = next;
+        index += 1;
+      }
+      const text = chunk?.toString("utf8", this.starts[first], this.ends[last]) ?? "";
+      const parts = last === first ? [text] : text.split("\n");
+      if (parts.length === index - runStart) {
+        for (let offset = 0; offset < parts.length; offset += 1) if (!visit(parts[offset] ?? "", stderr, runStart + offset)) return runStart + offset + 1;
+      } else {
+        for (let line = runStart; line < index; line += 1) {
+          const { text: lineText } = this.lineAt(line);
+          if (!visit(lineText, stderr, line)) return line + 1;
+        }
+      }
+    }
+    return index;
+  }
+
+  /** Whether kept line `index` came from stderr. */
+  isStderr(index: number): boolean {
+    return this.streams[index % this.capacityLines] === 1;
+  }
+
+  /** Bytes of kept line `index` (0 for a blank line); -1 when it is not kept. */
+  lineBytes(index: number): number {
+    if (index < this.head || index >= this.total) return -1;
+    const slot = index % this.capacityLines;
+    return (this.ends[slot] ?? 0) - (this.starts[slot] ?? 0);
+  }
+
+  /** Bytes of the kept lines in [from, to), newlines included, counting no further than `cap`. */
+  bytesBetween(from: number, to: number, cap = Number.POSITIVE_INFINITY): number {
+    let bytes = 0;
+    for (let index = Math.max(from, this.head); index < Math.min(to, this.total) && bytes < cap; index += 1) {
+      const slot = index % this.capacityLines;
+      bytes += (this.ends[slot] ?? 0) - (this.starts[slot] ?? 0) + 1;
+    }
+    return bytes;
+  }
+
   private lineAt(index: number): OutputLine {
     const slot = index % this.capacityLines;
     const chunk = this.chunkBuffers[this.chunkOf[slot]! % this.capacityLines];

@@ -25,7 +25,7 @@ export function executionFromStore(stored: StoredExecution): Execution {
   execution.exitSignal = record.exitSignal;
   execution.error = record.error;
   execution.truncatedLines = record.truncatedLines;
-  execution.maps = record.maps;
+  execution.maps.restore(record.maps);
   execution.snapshots.push(...record.snapshots);
   execution.ring.startAt(record.firstAvailable, record.outputEvicted);
   for (const chunk of chunks) pushChunk(execution.ring, chunk, record.linesTotal);

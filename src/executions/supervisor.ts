@@ -4,6 +4,7 @@ import { parseAttachLine } from "../bpftrace/version.js";
 import type { Logger } from "../logger.js";
 import type { Execution, ExecutionStatus, StopReason } from "./execution.js";
 import { LineSplitter } from "./line-splitter.js";
+import { LOST_EVENTS, readStdout } from "./stdout-reader.js";
 
 export interface SupervisorOptions {
   maxLineBytes: number;
@@ -19,6 +20,10 @@ export interface SupervisorOptions {
   expectedProbes: number | null;
   /** Lines the snapshot probe prints around its maps (bpftrace 0.22+), or null. */
   snapshotMarkers: { begin: string; end: string } | null;
+  /** Lines the server's END prints first and last (then bpftrace prints its maps), or null. */
+  endMarkers?: { begin: string; dump: string } | null;
+  /** Rewrites bpftrace's messages that quote a line the server changed into the user's line (null: drop it). */
+  inUserTerms?: (line: string) => string | null;
   now: () => number;
   logger: Logger;
   /** Called once, after the status is final and both pipes are drained. */
@@ -35,6 +40,7 @@ const PIPE_DRAIN_MS = 2_000;
 // A silent bpftrace gets it again after this long; one that is printing (END, maps) is left alone,
 // since a second SIGINT while it prints would kill it mid-map.
 const SIGINT_RETRY_MS = 1_000;
+
 
 /** Controls one running bpftrace. */
 export interface Supervision {
@@ -80,6 +86,7 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     // a slow compile on a busy machine does not eat into it.
     schedule(execution.timeoutSeconds * 1000, () => stop("deadline"));
     resolveAttached();
+    execution.emit("attached");
   };
   /** Reads a line printed before attach: the attach count and the marker are the server's, not output. */
   const beforeAttach = (line: string): boolean => {
@@ -95,59 +102,38 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     if (options.attachMarker === null) markAttached();
     return true;
   };
-  let snapshotOpen = false;
-  /** While a snapshot is pending, lines are decoded to find its markers, which become readable headings. */
-  const snapshotLine = (line: string, lineNumber: number): string | null => {
-    const markers = options.snapshotMarkers;
-    if (markers === null) return null;
-    if (line === markers.begin) {
-      snapshotOpen = true;
-      execution.snapshots.push({ begin: lineNumber, end: null });
-      return "--- maps snapshot (SIGUSR1) ---";
-    }
-    if (line === markers.end) {
-      snapshotOpen = false;
-      const last = execution.snapshots.at(-1);
-      if (last) last.end = lineNumber;
-      snapshotWatch.pending = Math.max(0, snapshotWatch.pending - 1);
-      return "--- end of maps snapshot ---";
-    }
-    return null;
-  };
-  const snapshotWatch = { pending: 0 };
-  // stdout lines are decoded only until bpftrace reports attached (and while a snapshot is pending);
-  // otherwise they are stored as bytes, a whole batch at a time.
-  const stdoutLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
-    let next = 0;
-    for (; next < count && (!execution.attached || snapshotWatch.pending > 0 || snapshotOpen); next += 1) {
-      const start = starts[next] ?? 0;
-      const end = ends[next] ?? 0;
-      const text = bytes.toString("utf8", start, end);
-      if (!execution.attached && beforeAttach(text)) continue;
-      if (options.attachMarker !== null && text === options.attachMarker) continue;
-      const heading = snapshotLine(text, execution.ring.linesTotal);
-      if (heading === null) execution.appendBytes("stdout", bytes, start, end);
-      else {
-        const headingBytes = Buffer.from(heading);
-        execution.appendBytes("stdout", headingBytes, 0, headingBytes.length);
-      }
-    }
-    if (next < count) execution.appendBatch("stdout", bytes, starts, ends, next, count);
+  const endMarkers = options.endMarkers ?? null;
+  const stdout = readStdout(execution, {
+    maxLineBytes: options.maxLineBytes,
+    attachMarker: options.attachMarker,
+    snapshotMarkers: options.snapshotMarkers,
+    endMarkers,
+    beforeAttach,
+    exited: () => exited,
   });
   const stderrLines = new LineSplitter(options.maxLineBytes, (bytes, starts, ends, count) => {
     for (let index = 0; index < count; index += 1) {
       const start = starts[index] ?? 0;
       const end = ends[index] ?? 0;
-      const text = bytes.toString("utf8", start, end);
-      if (MEMLOCK_NOISE.test(text)) continue;
-      if (!execution.attached && beforeAttach(text)) continue;
-      execution.appendStderr(text, bytes, start, end);
+      const raw = bytes.toString("utf8", start, end);
+      if (MEMLOCK_NOISE.test(raw)) continue;
+      if (!execution.attached && beforeAttach(raw)) continue;
+      const lost = LOST_EVENTS.exec(raw);
+      if (lost) execution.lostEvents += Number(lost[1]);
+      // A warning quoting a line the server changed shows the user's own line instead.
+      const text = options.inUserTerms ? options.inUserTerms(raw) : raw;
+      if (text === null) continue;
+      if (text === raw) execution.appendStderr(text, bytes, start, end);
+      else {
+        const own = Buffer.from(text);
+        execution.appendStderr(text, own, 0, own.length);
+      }
     }
   });
   // Counts chunks read from either pipe: a changing count means bpftrace is alive and printing.
   const activity = { chunks: 0 };
   const drained = Promise.all([
-    pump(child.stdout, stdoutLines, execution, activity),
+    pump(child.stdout, stdout.lines, execution, activity, stdout.afterChunk),
     pump(child.stderr, stderrLines, execution, activity),
   ]);
 
@@ -162,6 +148,8 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
   const stop = (reason: StopReason): void => {
     if (exited || execution.stopReason !== null) return;
     execution.stopReason = reason;
+    // Without END markers, what follows SIGINT is taken as END's output (it comes whole, at the end).
+    if (endMarkers === null && execution.attached) execution.maps.markEndBegan(execution.ring.linesTotal);
     send("SIGINT");
     const retryWhileSilent = (chunksAtLastSignal: number): void => {
       schedule(SIGINT_RETRY_MS, () => {
@@ -193,12 +181,15 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     exited = true;
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
+    stdout.stop();
     await Promise.race([drained, delay(PIPE_DRAIN_MS)]);
     child.stdout.destroy();
     child.stderr.destroy();
-    stdoutLines.end();
+    stdout.lines.end();
     stderrLines.end();
-    execution.truncatedLines = stdoutLines.truncatedLines + stderrLines.truncatedLines;
+    // What bpftrace printed last (its maps at exit) is complete now.
+    execution.maps.finish(execution.ring.linesTotal);
+    execution.truncatedLines = stdout.lines.truncatedLines + stderrLines.truncatedLines;
     execution.exitCode = exit.exitCode;
     execution.exitSignal = exit.signal;
     const endedAt = options.now();
@@ -223,7 +214,6 @@ export function supervise(execution: Execution, child: TraceChild, options: Supe
     },
     snapshotMaps: () => {
       if (exited || !execution.attached) return false;
-      if (options.snapshotMarkers !== null) snapshotWatch.pending += 1;
       send("SIGUSR1");
       return true;
     },
@@ -275,10 +265,11 @@ function describeExit(exitCode: number | null, signal: string | null): string {
 }
 
 /** Feeds a pipe into its line splitter in whole chunks, waking pollers once per chunk. */
-function pump(channel: OutputChannel, splitter: LineSplitter, execution: Execution, activity: { chunks: number }): Promise<void> {
+function pump(channel: OutputChannel, splitter: LineSplitter, execution: Execution, activity: { chunks: number }, after?: () => void): Promise<void> {
   return channel.pump((chunk) => {
     activity.chunks += 1;
     splitter.write(chunk);
+    after?.();
     execution.notify();
   });
 }

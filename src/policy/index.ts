@@ -6,5 +6,5 @@ export { checkProbeFilter } from "./probe-filter.js";
 export type { ProbeFilterCheck } from "./probe-filter.js";
 export { BANNED_BUILTINS } from "./rules.js";
 export type { AllowFlag, BannedBuiltin } from "./rules.js";
-export { inUserTerms, instrumentProgram, selfExclusion } from "./instrument.js";
-export type { Instrumented, InstrumentOptions } from "./instrument.js";
+export { inUserTerms, instrumentProgram, processFilterTerms, selfExclusion, userTermsFilter } from "./instrument.js";
+export type { Instrumented, InstrumentOptions, ProcessFilter } from "./instrument.js";

@@ -50,8 +50,8 @@ export interface ProbeSite {
   specifiers: ProbeSpecifier[];
   /** Just after the predicate's opening `/` and at its closing `/`; null without a predicate. */
   predicate: { afterOpen: number; close: number } | null;
-  /** The body's `{` and the offset just after it. */
-  body: { open: number; afterOpen: number };
+  /** The body's `{`, the offset just after it, and its closing `}`. */
+  body: { open: number; afterOpen: number; close: number };
 }
 
 /** Operator settings for the gate. */
@@ -295,7 +295,7 @@ function probeSites(tokens: Token[], items: Outline): ProbeSite[] {
     sites.push({
       specifiers: item.specifiers.map((token) => readSpecifier(token.text)),
       predicate: item.predicate ? { afterOpen: at(item.predicate.open).end, close: at(item.predicate.close).offset } : null,
-      body: { open: bodyOpen.offset, afterOpen: bodyOpen.end },
+      body: { open: bodyOpen.offset, afterOpen: bodyOpen.end, close: at(item.bodyClose).offset },
     });
   }
   return sites;

@@ -12,7 +12,10 @@ interface Investigation {
 }
 
 const target = (values: Record<string, string | undefined>): string =>
-  values.pid ? `PID ${values.pid} (predicate /pid == ${values.pid}/)` : values.comm ? `processes named '${values.comm}' (predicate /comm == "${values.comm}"/)` : "the busiest processes";
+  values.pid ? `PID ${values.pid}` : values.comm ? `processes named '${values.comm}'` : "the busiest processes";
+
+/** The arguments that run an example for the user's target (exec_program takes them for examples that list them). */
+const filterArgs = (values: Record<string, string | undefined>): string => (values.pid ? `, pid=${values.pid}` : values.comm ? `, comm="${values.comm}"` : "");
 
 /** Investigations an assistant is often asked for, each as a recipe of tools and examples in order. */
 const INVESTIGATIONS: Investigation[] = [
@@ -22,13 +25,12 @@ const INVESTIGATIONS: Investigation[] = [
     description: "Find where a process spends its time: on CPU, waiting for the CPU, in syscalls, or on I/O.",
     args: { pid: "Process id to investigate", comm: "Process name, if no pid" },
     steps: (values) => [
-      `Investigate why ${target(values)} is slow, with the bpftrace tools. Keep each trace short (5-10 s) and summarise after each step.`,
-      "1. bpf_info: note which probe types exist (tracepoints are the stable choice).",
-      "2. get_example syscall-latency, then exec_program it filtered to the target: which syscalls take the time?",
-      "3. get_example runqueue-latency: is the process waiting for a CPU (scheduler latency histogram)?",
-      "4. get_example cpu-profile (99 Hz stacks) filtered to the target if it is on CPU: which functions are hot?",
-      "5. If reads/writes dominate, get_example slow-file-io or block-io-latency for the I/O side.",
-      "6. Read each run with get_result (wait_seconds); maps print at the end. Conclude with the evidence: numbers, histograms, stacks.",
+      `Investigate why ${target(values)} is slow, with the bpftrace tools. Run each example for 5-10 s and read it with get_result until="end" (one answer: final status and maps parsed); summarise after each step.`,
+      `1. exec_program example=syscall-latency${filterArgs(values)}: which syscalls take the time?`,
+      "2. exec_program example=runqueue-latency: is it waiting for a CPU (scheduler latency histogram)?",
+      `3. If it is on CPU: exec_program example=cpu-profile${filterArgs(values)}: which stacks are hot?`,
+      `4. If reads/writes dominate: example=slow-file-io${filterArgs(values)} or block-io-latency.`,
+      "5. Conclude with the evidence: numbers, percentiles, stacks.",
     ],
   },
   {
@@ -37,11 +39,11 @@ const INVESTIGATIONS: Investigation[] = [
     description: "Attribute block I/O to processes, with sizes and latency.",
     args: { seconds: "How long to trace (default 10)" },
     steps: (values) => [
-      `Find which processes are using the disk, tracing for ${values.seconds ?? "10"} seconds at a time.`,
-      "1. list_examples with tag 'disk' to see what exists; get_example block-io-sizes and exec_program it: I/O count and size per process.",
-      "2. get_example block-io-latency: latency histogram per device; slow tails point at the device, not the process.",
-      "3. get_example write-bytes-by-file: which files the top writers write.",
-      "4. Report the top processes by bytes and by I/O count, the latency distribution, and the files involved.",
+      `Find which processes are using the disk, tracing for ${values.seconds ?? "10"} seconds at a time; read each run with get_result until="end".`,
+      "1. exec_program example=block-io-sizes: I/O count and size per process.",
+      "2. exec_program example=block-io-latency: latency per device; slow tails point at the device, not the process.",
+      "3. exec_program example=write-bytes-by-file: which files the top writers write.",
+      "4. Report the top processes by bytes and by I/O count, the latency percentiles, and the files involved.",
     ],
   },
   {
@@ -51,11 +53,10 @@ const INVESTIGATIONS: Investigation[] = [
     args: { comm: "Command name as the kernel sees it (comm, at most 15 characters)" },
     steps: (values) => [
       `Trace file access of ${values.comm ? `'${values.comm}'` : "the command the user names"}.`,
-      "1. list_probes filter 'tracepoint:syscalls:sys_*_openat' verbose=true: the argument names (args->filename, args->flags, args->ret).",
-      `2. get_example file-opens and add the predicate /comm == "${values.comm ?? "NAME"}"/ to its probes; validate_program, then exec_program with timeout 10-30 s.`,
-      "3. Ask the user to run the command meanwhile; follow with get_result wait_seconds.",
-      "4. get_example open-errors for failed opens (negative return values are -errno: -2 ENOENT, -13 EACCES).",
-      "5. Summarise: files opened (grouped by directory), failures with their errno.",
+      `1. exec_program example=file-opens${values.comm ? `, comm="${values.comm}"` : ""}, timeout 10-30 s; ask the user to run the command meanwhile.`,
+      '2. get_result until="end": every open, then the maps.',
+      `3. exec_program example=open-errors${values.comm ? `, comm="${values.comm}"` : ""} for failed opens, counted by errno (ENOENT, EACCES, ...).`,
+      "4. Summarise: files opened (grouped by directory), failures with their errno.",
     ],
   },
   {
@@ -65,9 +66,9 @@ const INVESTIGATIONS: Investigation[] = [
     args: { comm: "Optional process name to focus on" },
     steps: (values) => [
       `Find failing syscalls${values.comm ? ` of '${values.comm}'` : " system-wide"}.`,
-      "1. get_example syscall-errors and exec_program it for 10 s: errors by process, syscall and errno.",
-      "2. For the top offender, list_probes verbose=true on its sys_enter_/sys_exit_ tracepoints and write a focused trace printing the arguments of failing calls.",
-      "3. Explain each error class (errno names) and what likely causes it.",
+      `1. exec_program example=syscall-errors${values.comm ? `, comm="${values.comm}"` : ""}, timeout 10, then get_result until="end": errors by process, PID, syscall (named) and errno.`,
+      "2. For the top offender, list_probes verbose=true on its sys_enter_/sys_exit_ tracepoints and write a focused trace of the failing calls' arguments.",
+      "3. Explain each error class and what likely causes it.",
     ],
   },
 ];

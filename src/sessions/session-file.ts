@@ -62,7 +62,7 @@ export function exportedResult(execution: Execution): ExportedResult {
     lines_total: execution.ring.linesTotal,
     first_available: execution.ring.firstAvailable,
     truncated_lines: execution.truncatedLines,
-    maps: execution.maps,
+    maps: [...execution.mapPrints],
     lines,
   };
 }

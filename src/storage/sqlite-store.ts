@@ -36,7 +36,8 @@ interface Tracked {
   writtenTo: number;
   /** The first line of the stored copy: it holds [writtenFrom, writtenTo), one run with no gap. */
   writtenFrom: number;
-  writtenMaps: MapsPrint[] | null;
+  /** How many map printings (Execution.mapPrints, which only grows) were written; null: none yet. */
+  writtenMaps: number | null;
   /** The record's changing fields as last written; an unchanged running record is not written again. */
   writtenState: string;
   firstFailureAt: number | null;
@@ -241,7 +242,7 @@ export class SqliteStore implements ExecutionStore {
       const tail = chunkFromRing(ring, from, to, this.allocate);
       if (tail) chunks.push(tail);
       const state = stateOf(execution);
-      const mapsChanged = execution.maps !== tracked.writtenMaps;
+      const mapsChanged = execution.mapPrints.length !== tracked.writtenMaps;
       if (chunks.length === 0 && !mapsChanged && state === tracked.writtenState && storedFrom === tracked.writtenFrom) continue;
       const { maps, ...record } = recordOf(execution);
       // The stored copy's own first line: a reader of a running (or interrupted) run gets no gap.
@@ -258,7 +259,7 @@ export class SqliteStore implements ExecutionStore {
       for (const { tracked, from, to, maps, state, finished } of sent) {
         tracked.writtenFrom = from;
         tracked.writtenTo = to;
-        tracked.writtenMaps = maps;
+        tracked.writtenMaps = maps.length;
         tracked.writtenState = state;
         tracked.firstFailureAt = null;
         tracked.execution.storeWarning = null;

@@ -6,7 +6,7 @@ import { runTool, type ToolRegistrar } from "./context.js";
 
 /** The comparison of two runs as the tools hand it out (compare_executions, sessions run). */
 export function comparisonOf(before: Execution, after: Execution): Comparison & { before: string; after: string; same_program: boolean } {
-  const comparison = compareMaps(before.maps, after.maps);
+  const comparison = compareMaps(before.mapPrints, after.mapPrints);
   if (!after.finished) comparison.notes.push(`${after.id} is still running: its maps so far`);
   return { before: before.id, after: after.id, same_program: before.program === after.program, ...comparison };
 }

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ServerNotification } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "../audit/audit-log.js";
 import type { BpftraceHost } from "../bpftrace/host.js";
 import type { ProbeCatalog } from "../bpftrace/probe-catalog.js";
@@ -26,13 +26,27 @@ export interface ToolContext {
   now: () => number;
   /** The server's own cgroup v2 id (hides its process tree from traces), or null: the ancestry filter. */
   serverCgroupId: bigint | null;
+  /** This machine's system call names by number (read once, on first use). */
+  syscallNames: () => Map<number, string>;
+  /** The MCP session these tools serve (notifications to its client); absent in engine-only use. */
+  session?: SessionChannel;
+}
+
+/** What a tool may tell its session's client besides its result. */
+export interface SessionChannel {
+  /** The caller of a request, remembered so events go only to a client allowed to see them. */
+  sawPrincipal(principal: Principal): void;
+  /** Executions this session starts are followed (lifecycle log messages, resource updates). */
+  follow(executionId: string): void;
 }
 
 export type ToolRegistrar = (server: McpServer, context: ToolContext) => void;
 
-/** What the SDK passes a handler besides its arguments; only the caller's identity is read here. */
+/** What the SDK passes a handler besides its arguments: the caller's identity, its progress token, and a way to notify it. */
 export interface RequestExtra {
   authInfo?: AuthInfo | undefined;
+  _meta?: { progressToken?: string | number | undefined } | undefined;
+  sendNotification?: ((notification: ServerNotification) => Promise<void>) | undefined;
 }
 
 /** A principal with no scope: what an authenticated request without one is taken as (fail closed). */
@@ -56,6 +70,7 @@ export function principalOf(extra: RequestExtra | undefined): Principal {
 export async function runTool(context: ToolContext, tool: string, extra: RequestExtra | undefined, body: (principal: Principal) => Promise<CallToolResult>): Promise<CallToolResult> {
   try {
     const principal = principalOf(extra);
+    context.session?.sawPrincipal(principal);
     const scope = scopeFor(tool);
     if (!hasScope(principal, scope)) {
       throw new BpftraceMcpError("INSUFFICIENT_SCOPE", `${tool} needs the scope ${scope}, which this token does not have.`, {

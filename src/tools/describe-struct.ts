@@ -7,20 +7,16 @@ export const registerDescribeStructTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "describe_struct",
     {
-      title: "Show a kernel struct's fields",
-      description: "Fields of a kernel struct/union from BTF (bpftrace -lv 'struct NAME'), e.g. task_struct for curtask, sock for TCP probes. Needs kernel BTF.",
+      title: "Struct fields",
+      description: "Kernel struct/union fields from BTF.",
       inputSchema: {
         name: z
           .string()
           .regex(/^(?:(?:struct|union) )?[A-Za-z_][A-Za-z0-9_]{0,127}$/, "name is a C type name such as task_struct or 'struct sock'")
-          .describe("Type name, e.g. task_struct or 'struct sock'"),
+          .describe("e.g. task_struct"),
       },
-      outputSchema: {
-        name: z.string(),
-        fields: z.array(z.object({ type: z.string(), name: z.string() })),
-        raw: z.string(),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject({ fields: z.array(z.unknown()) }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
     },
     async ({ name }, extra) =>
       runTool(context, "describe_struct", extra, async () => {

@@ -7,22 +7,17 @@ import type { ExecutionRecord, ExecutionStore } from "../executions/store.js";
 export const executionIdSchema = z
   .string()
   .regex(EXECUTION_ID_PATTERN, "execution_id looks like 'ex-' followed by 12 hex digits, as returned by exec_program")
-  .describe("Id returned by exec_program, e.g. ex-1a2b3c4d5e6f");
+  .describe("From exec_program");
 
-/** Facts about an execution that every tool reporting one shares. */
+/**
+ * The fields of an execution's summary a client keys on, as output schemas declare them. Results
+ * carry the whole summary (ExecutionSummary, README "Tools"); the schema names what matters, since
+ * every character of it is read on every turn.
+ */
 export const executionSummarySchema = {
   execution_id: z.string(),
-  status: z.enum(["running", "completed", "timed_out", "stopped", "failed", "interrupted"]).describe("running until bpftrace exits; timed_out is a normal end at the deadline"),
-  started_at: z.string().describe("ISO time the trace was started"),
-  duration_ms: z.number(),
-  timeout_seconds: z.number(),
-  attached_probes: z.number().nullable().describe("probes bpftrace attached (null before it attached)"),
-  exit_code: z.number().nullable(),
-  exit_signal: z.string().nullable(),
-  error: z.string().nullable().describe("why it failed, in bpftrace's words where possible"),
-  lines_total: z.number().describe("output lines produced so far (stdout and stderr)"),
-  lines_dropped: z.number().describe("oldest lines evicted from the ring buffer"),
-  output_evicted: z.boolean().describe("output was dropped to stay within the server's memory budget"),
+  status: z.string(),
+  error: z.string().nullable(),
 };
 
 /** Read from disk: run by an earlier or another server process (get_result and list_executions say it). */

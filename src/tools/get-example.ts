@@ -8,23 +8,13 @@ export const registerGetExampleTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "get_example",
     {
-      title: "Get a ready-made bpftrace program",
-      description: "Return one program from the curated library (see list_examples): its source, the probes it uses and how to read its output. Pass program to exec_program, adjusted if needed.",
+      title: "Get an example",
+      description: "A library program's source, to adapt.",
       inputSchema: {
-        name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,80}$/, "name is a kebab-case example name from list_examples, e.g. file-opens").describe("Example name, e.g. file-opens"),
+        name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,80}$/, "name is a kebab-case example name from list_examples, e.g. file-opens").describe("Example name"),
       },
-      outputSchema: {
-        name: z.string(),
-        title: z.string(),
-        question: z.string(),
-        probes: z.array(z.string()),
-        output: z.string().describe("how to read what it prints"),
-        requires: z.string(),
-        tags: z.array(z.string()),
-        program: z.string(),
-        uri: z.string(),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject({ name: z.string(), program: z.string() }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
     },
     async ({ name }, extra) =>
       runTool(context, "get_example", extra, async () => {

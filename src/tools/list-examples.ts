@@ -1,48 +1,49 @@
 import { z } from "zod";
 import { toolResult } from "../errors.js";
-import { searchExamples, allTags } from "../examples/catalog.js";
-import { exampleUri } from "../examples/resources.js";
+import { allTags, searchExamples, type Example } from "../examples/catalog.js";
 import { runTool, type ToolRegistrar } from "./context.js";
+
+const DEFAULT_LIMIT = 5;
+const MAX_LIMIT = 100;
+
+/** What a caller may pass when running `example` by name, as list_examples shows it. */
+export function paramsOf(example: Example): string[] {
+  const { pid, comm, threshold } = example.params;
+  return [...(pid ? ["pid"] : []), ...(comm ? ["comm"] : []), ...(threshold ? [`threshold (${threshold.unit}, default ${threshold.default})`] : [])];
+}
 
 /** list_examples: search the curated, tested bpftrace programs. */
 export const registerListExamplesTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "list_examples",
     {
-      title: "Find a ready-made bpftrace program",
-      description:
-        "Search the curated library of tested bpftrace programs (file opens, exec, syscall latency, disk I/O, scheduler, TCP, DNS, OOM, signals, ...) by words and/or tag. " +
-        "Start from one of these instead of writing from scratch; get_example returns the program.",
+      title: "Find an example",
+      description: "Find tested programs by the question's words, best first.",
       inputSchema: {
-        query: z.string().max(200, "query must be at most 200 characters").optional().describe("Words to look for in names, titles, questions, tags and probes, e.g. 'disk latency'"),
-        tag: z.string().max(50, "tag must be at most 50 characters").optional().describe("Only examples with this tag, e.g. 'network'"),
+        query: z.string().max(200, "query must be at most 200 characters").optional().describe("Question words"),
+        tag: z.string().max(50, "tag must be at most 50 characters").optional().describe("e.g. network"),
+        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe(`Default ${DEFAULT_LIMIT} with query`),
       },
-      outputSchema: {
-        examples: z.array(
-          z.object({ name: z.string(), title: z.string(), question: z.string(), probes: z.array(z.string()), tags: z.array(z.string()), uri: z.string() }),
-        ),
-        count: z.number(),
-        tags: z.array(z.string()).describe("every tag in the library"),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject({ examples: z.array(z.looseObject({ name: z.string() })) }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
     },
-    async ({ query, tag }, extra) =>
+    async ({ query, tag, limit }, extra) =>
       runTool(context, "list_examples", extra, async () => {
         const matches = searchExamples(context.examples, { query: query?.trim() || undefined, tag: tag?.trim() || undefined });
-        const examples = matches.map((example) => ({
-          name: example.name,
-          title: example.title,
-          question: example.question,
-          probes: example.probes,
-          tags: example.tags,
-          uri: exampleUri(example.name),
-        }));
-        const tags = allTags(context.examples);
+        // A query ranks the whole library: the best few are the answer. A tag alone lists its examples.
+        const shown = limit ?? (query?.trim() ? DEFAULT_LIMIT : MAX_LIMIT);
+        const examples = matches.slice(0, shown).map((example) => ({ name: example.name, question: example.question, tags: example.tags, params: paramsOf(example) }));
+        const tags = matches.length === 0 ? allTags(context.examples) : [];
+        const more = matches.length > examples.length ? ` (best ${examples.length} of ${matches.length})` : "";
         const text =
           examples.length === 0
             ? `No example matches. Tags: ${tags.join(", ")}.`
-            : [`${examples.length} example(s):`, ...examples.map((example) => `- ${example.name}: ${example.question} [${example.tags.join(", ")}]`), "get_example({ name }) returns the program."].join("\n");
-        return toolResult(text, { examples, count: examples.length, tags });
+            : [
+                `${matches.length} example(s)${more}:`,
+                ...examples.map((example) => `- ${example.name}: ${example.question}${example.params.length > 0 ? ` [params: ${example.params.join(", ")}]` : ""}`),
+                "Run one: exec_program({ example, timeout }); get_example shows its source.",
+              ].join("\n");
+        return toolResult(text, { examples, count: matches.length, tags });
       }),
   );
 };

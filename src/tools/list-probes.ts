@@ -12,29 +12,15 @@ export const registerListProbesTool: ToolRegistrar = (server, context) => {
     "list_probes",
     {
       title: "Find probes",
-      description:
-        "Search the probes bpftrace can attach to here, with a glob such as 'tracepoint:syscalls:*open*' (a word without ':' matches anywhere). " +
-        `Results are paged (limit, default ${DEFAULT_LIMIT}); narrow the filter when truncated. ` +
-        `verbose=true adds each probe's arguments (e.g. 'const char * filename' as args->filename) for up to ${MAX_VERBOSE_PROBES} matches. ` +
-        "uprobes need a binary path: 'uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:*alloc*'.",
+      description: `Search probes by glob ('tracepoint:syscalls:*open*') or word; verbose adds arguments (up to ${MAX_VERBOSE_PROBES} probes).`,
       inputSchema: {
-        filter: z.string().optional().describe("Probe glob (* ? [] {a,b}), e.g. tracepoint:sched:*, or a plain word such as 'openat'"),
-        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe(`Most probes to return; default ${DEFAULT_LIMIT}`),
-        offset: z.number().int("offset must be a whole number").min(0, "offset must be 0 or more").optional().describe("Skip this many matches (paging); default 0"),
-        verbose: z.boolean().optional().describe(`Include argument names and types (bpftrace -lv) for up to ${MAX_VERBOSE_PROBES} matches`),
+        filter: z.string().optional().describe("Glob or word"),
+        limit: z.number().int("limit must be a whole number").min(1, "limit must be at least 1").max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`).optional().describe(`Default ${DEFAULT_LIMIT}`),
+        offset: z.number().int("offset must be a whole number").min(0, "offset must be 0 or more").optional().describe("Skip N"),
+        verbose: z.boolean().optional().describe("Add arguments"),
       },
-      outputSchema: {
-        probes: z.array(z.string()),
-        count: z.number().describe("total probes matching the filter"),
-        offset: z.number(),
-        truncated: z.boolean().describe("more matches exist past this page"),
-        details: z
-          .array(z.object({ probe: z.string(), args: z.array(z.object({ type: z.string(), name: z.string() })) }))
-          .nullable()
-          .describe("arguments per probe when verbose=true"),
-        note: z.string().nullable(),
-      },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      outputSchema: z.looseObject({ probes: z.array(z.string()), count: z.number(), truncated: z.boolean() }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
     },
     async ({ filter, limit = DEFAULT_LIMIT, offset = 0, verbose = false }, extra) =>
       runTool(context, "list_probes", extra, async () => {

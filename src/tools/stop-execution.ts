@@ -8,11 +8,11 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
   server.registerTool(
     "stop_execution",
     {
-      title: "Stop a running trace",
-      description: "Stop a running execution now (SIGINT: END runs and maps are printed). Output is kept for get_result. Stopping a finished execution just reports it.",
-      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("delete it too (own runs only)") },
-      outputSchema: { ...executionSummarySchema, was_running: z.boolean() },
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      title: "Stop a trace",
+      description: "Stop a running trace (SIGINT: END runs, maps print). forget=true also deletes it (own runs).",
+      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional() },
+      outputSchema: z.looseObject(executionSummarySchema),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },
     async ({ execution_id, forget = false }, extra) =>
       runTool(context, "stop_execution", extra, async (principal) => {

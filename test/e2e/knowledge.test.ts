@@ -19,7 +19,7 @@ const PROMPT_ARGUMENTS: Record<string, Record<string, string>> = {
   find_failing_syscalls: { comm: "postgres" },
 };
 
-type ExampleSummary = { name: string; tags: string[]; uri: string };
+type ExampleSummary = { name: string; tags: string[]; params: string[] };
 
 describe("the example library and prompts over stdio (fake bpftrace)", () => {
   let server: RunningServer;
@@ -44,7 +44,7 @@ describe("the example library and prompts over stdio (fake bpftrace)", () => {
   const danglingReferences = (text: string): string[] => {
     const dangling: string[] = [];
     for (const [word] of text.matchAll(TOOL_LIKE)) if (!toolNames.has(word)) dangling.push(`tool ${word}`);
-    for (const [, name = ""] of text.matchAll(/get_example ([a-z0-9-]+)/g)) if (!EXAMPLE_NAMES.includes(name)) dangling.push(`example ${name}`);
+    for (const [, name = ""] of text.matchAll(/(?:get_example |example=)([a-z0-9-]+)/g)) if (!EXAMPLE_NAMES.includes(name)) dangling.push(`example ${name}`);
     for (const [, tag = ""] of text.matchAll(/tag '([^']+)'/g)) if (!TAGS.includes(tag)) dangling.push(`tag ${tag}`);
     return dangling;
   };
@@ -112,8 +112,9 @@ describe("the example library and prompts over stdio (fake bpftrace)", () => {
       const { messages } = await server.client.getPrompt({ name, arguments: args });
       return messages.map((message) => (message.content.type === "text" ? message.content.text : "")).join("\n");
     };
-    expect(await texts("why_is_process_slow", { pid: "4242" })).toContain("/pid == 4242/");
-    expect(await texts("trace_file_access", { comm: "nginx" })).toContain('/comm == "nginx"/');
+    // Run by name, filtered on the process (exec_program's pid and comm for examples).
+    expect(await texts("why_is_process_slow", { pid: "4242" })).toContain("example=syscall-latency, pid=4242");
+    expect(await texts("trace_file_access", { comm: "nginx" })).toContain('example=file-opens, comm="nginx"');
     expect(await texts("who_is_using_the_disk", { seconds: "7" })).toContain("7 seconds");
     expect(await texts("who_is_using_the_disk", {})).toContain("10 seconds");
   });
@@ -128,7 +129,8 @@ describe("the example library and prompts over stdio (fake bpftrace)", () => {
   it("finds dns-lookups first when list_examples searches for 'dns'", async () => {
     const examples = await listExamples({ query: "dns" });
     expect(examples[0]?.name).toBe("dns-lookups");
-    expect(examples[0]?.uri).toBe("bpftrace://examples/dns-lookups");
+    // What exec_program's example option takes for it.
+    expect(examples[0]?.params).toEqual(["pid", "comm"]);
   });
 
   it("filters list_examples by tag, alone and with words", async () => {

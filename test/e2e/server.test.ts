@@ -3,9 +3,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { processesWith, tracesWith } from "../helpers/processes.js";
 import { SERVER_ENTRY, startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
+
+const PASSTHROUGH = z.object({}).passthrough();
 
 const EXPECTED_TOOLS = [
   "bpf_info",
@@ -49,6 +52,17 @@ describe("the built server over stdio (fake bpftrace)", () => {
     }
   });
 
+  it("costs an assistant at most 6,000 characters a turn for these tools and the instructions (8,000 with every tool)", async () => {
+    // As sent: the JSON of tools/list plus the instructions, which a client puts in front of the model every turn.
+    const listing = (await server.client.request({ method: "tools/list", params: {} }, PASSTHROUGH)) as { tools: { name: string }[] };
+    const instructions = JSON.stringify(server.client.getInstructions() ?? "").length;
+    const ours = JSON.stringify({ tools: listing.tools.filter((tool) => EXPECTED_TOOLS.includes(tool.name)) }).length + instructions;
+    const all = JSON.stringify(listing).length + instructions;
+    process.stdout.write(`per-turn cost: ${ours} characters for the ${EXPECTED_TOOLS.length} tools and the instructions; ${all} in all\n`);
+    expect(ours).toBeLessThanOrEqual(6_000);
+    expect(all).toBeLessThanOrEqual(8_000);
+  });
+
   it("keeps the tool list ASCII, so its reply is built one byte per character (a third cheaper)", async () => {
     const listing = JSON.stringify(await server.client.listTools());
     expect(listing.match(/[^\t\n\r -~]/g) ?? []).toEqual([]);
@@ -69,8 +83,8 @@ describe("the built server over stdio (fake bpftrace)", () => {
     const executionId = (started.structuredContent as { execution_id: string }).execution_id;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const page = await server.call("get_result", { execution_id: executionId, offset: 10, limit: 5 });
-    const result = page.structuredContent as { lines: { text: string }[]; next_offset: number; has_more: boolean; lines_total: number; status: string };
-    expect(result.lines.map((line) => line.text)).toEqual(["line 10", "line 11", "line 12", "line 13", "line 14"]);
+    const result = page.structuredContent as { lines: string[]; next_offset: number; has_more: boolean; lines_total: number; status: string };
+    expect(result.lines).toEqual(["line 10", "line 11", "line 12", "line 13", "line 14"]);
     expect(result.next_offset).toBe(15);
     expect(result.has_more).toBe(true);
     expect(result.lines_total).toBe(26);

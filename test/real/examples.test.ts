@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExamples, type Example, type ExampleTrigger } from "../../src/examples/catalog.js";
 import { describeReal, hostPathOf, realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
+import { RAW_PAGE, pageLines, type OutputLine } from "../helpers/output-lines.js";
 import { openTrigger } from "../helpers/triggers.js";
 
 type ToolResult = Awaited<ReturnType<RunningServer["call"]>>;
-type OutputLine = { stream: "stdout" | "stderr"; text: string };
 
 const EXAMPLES = loadExamples();
 // The server's default BPFTRACE_MCP_MAX_CONCURRENT: one server runs the whole file.
@@ -99,10 +99,11 @@ describeReal("every curated example runs through the server against the real bpf
     let skipped = 0;
     let offset = 0;
     for (;;) {
-      const page = await server.call("get_result", { execution_id: executionId, offset, limit: 1000, wait_seconds: 1 });
+      // Every line as printed (maps as text): the markers are written against bpftrace's text.
+      const page = await server.call("get_result", { execution_id: executionId, offset, limit: 1000, wait_seconds: 1, ...RAW_PAGE });
       if (page.isError) throw new Error(`get_result ${executionId} failed: ${textOf(page)}`);
       const body = structured(page);
-      lines.push(...(body.lines as OutputLine[]));
+      lines.push(...pageLines(body));
       skipped += body.skipped as number;
       offset = body.next_offset as number;
       if (!(body.has_more as boolean) && body.status !== "running") return { status: body.status as string, error: body.error as string | null, lines, skipped };
@@ -150,6 +151,8 @@ describeReal("every curated example runs through the server against the real bpf
 
   beforeAll(async () => {
     server = await startServer();
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
     for (const example of EXAMPLES) {
       for (const probe of example.probes) {
         const reason = await whyMissing(probe);

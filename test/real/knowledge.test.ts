@@ -24,6 +24,8 @@ describeReal("validate_program and describe_struct against the real bpftrace", (
   beforeAll(async () => {
     bpftrace = installRecordingBpftrace();
     server = await startServer({ env: { BPFTRACE_PATH: bpftrace.path } });
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
   });
 
   afterAll(async () => {

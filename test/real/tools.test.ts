@@ -1,12 +1,14 @@
-import { openSync, closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { openSync, closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { bpftraceProcessesWith } from "../helpers/processes.js";
 import { describeReal, versionUnderTest } from "../helpers/real-bpftrace.js";
+import { RAW_PAGE, pageLines, type OutputLine } from "../helpers/output-lines.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
 
-type Structured = Record<string, unknown> & { lines?: { stream: string; text: string }[] };
+type Structured = Record<string, unknown> & { lines?: string[]; maps?: { name: string; kind: string; origin: string; entries: { key: unknown[]; value?: number }[] }[] };
 
 describeReal("the server against the real bpftrace", () => {
   let server: RunningServer;
@@ -14,6 +16,8 @@ describeReal("the server against the real bpftrace", () => {
 
   beforeAll(async () => {
     server = await startServer();
+    // With the tools listed, the SDK client checks every result against its advertised output schema.
+    await server.client.listTools();
   });
 
   afterAll(async () => {
@@ -81,7 +85,7 @@ describeReal("the server against the real bpftrace", () => {
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = structured(started).execution_id as string;
     expect(structured(started).attached_probes).toBe(1);
-    const seen: { stream: string; text: string }[] = [];
+    const seen: OutputLine[] = [];
     let offset = 0;
     const deadline = Date.now() + 8_000;
     const found = (): boolean => seen.some((line) => line.stream === "stdout" && line.text.startsWith("OPEN ") && line.text.includes(marker));
@@ -91,28 +95,53 @@ describeReal("the server against the real bpftrace", () => {
       // so an open in the very first milliseconds can come before the probe is there.
       closeSync(openSync(marker, "r"));
       const page = structured(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 1 }));
-      seen.push(...(page.lines ?? []));
+      seen.push(...pageLines(page));
       offset = page.next_offset as number;
     }
     expect(found(), JSON.stringify(seen.slice(0, 20))).toBe(true);
     await server.call("stop_execution", { execution_id: executionId });
   });
 
-  it("prints a map-only program's counts after its timeout, as timed_out", async () => {
+  it("returns a map-only program's counts parsed, with the final status, in one get_result until the end", async () => {
     const started = await server.call("exec_program", { program: "tracepoint:raw_syscalls:sys_enter { @syscalls[comm] = count(); }", timeout: 2 });
     const executionId = structured(started).execution_id as string;
-    // Waiting past the last line returns on new output or at the end (bpftrace may print its maps,
-    // then take a while to detach): poll until the status is final, then read everything.
-    let status = "running";
-    for (let tries = 0; status === "running" && tries < 20; tries += 1) {
-      const progress = structured(await server.call("get_result", { execution_id: executionId, limit: 1, offset: 1_000_000, wait_seconds: 2 }));
-      status = progress.status as string;
+    const result = structured(await server.call("get_result", { execution_id: executionId, until: "end" }));
+    expect(result.status).toBe("timed_out");
+    const map = result.maps?.find((candidate) => candidate.name === "@syscalls");
+    expect(map?.kind).toBe("value");
+    expect(map?.origin).toBe("end");
+    expect(map?.entries.length).toBeGreaterThan(0);
+    // Largest first, and the same counts as the text bpftrace printed.
+    const values = map?.entries.map((entry) => entry.value ?? 0) ?? [];
+    expect(values).toEqual([...values].sort((a, b) => b - a));
+    const raw = structured(await server.call("get_result", { execution_id: executionId, ...RAW_PAGE }));
+    const printed = new Map<string, number>();
+    for (const line of raw.lines ?? []) {
+      const match = /^@syscalls\[(.+)\]: (\d+)$/.exec(line);
+      if (match) printed.set(match[1] ?? "", Number(match[2]));
     }
-    const result = await server.call("get_result", { execution_id: executionId, limit: 10_000 });
-    expect(structured(result).status).toBe("timed_out");
-    expect((structured(result).lines ?? []).some((line) => /^@syscalls\[.+\]: \d+$/.test(line.text))).toBe(true);
-    expect(structured(result).duration_ms as number).toBeGreaterThanOrEqual(2000);
-    expect(structured(result).duration_ms as number).toBeLessThan(20_000);
+    for (const entry of map?.entries ?? []) expect(printed.get(String(entry.key[0]))).toBe(entry.value);
+    expect(result.duration_ms as number).toBeGreaterThanOrEqual(2000);
+    expect(result.duration_ms as number).toBeLessThan(20_000);
+  });
+
+  it("runs a library example by name for one process, naming the syscalls its maps count", async () => {
+    // A process of our own under a name of its own (a symlink: the kernel takes comm from the name).
+    const link = join(markerDir, "mcp-failer");
+    symlinkSync(process.execPath, link);
+    const failer = spawn(link, ["-e", "setInterval(() => { for (let i = 0; i < 20; i++) { try { require('fs').closeSync(987654); } catch {} } }, 5);"], { stdio: "ignore" });
+    try {
+      const started = await server.call("exec_program", { example: "syscall-errors", comm: "mcp-failer", timeout: 2 });
+      expect(started.isError, textOf(started)).toBeFalsy();
+      const result = structured(await server.call("get_result", { execution_id: structured(started).execution_id as string, until: "end" }));
+      const errors = result.maps?.find((map) => map.name === "@syscall_errors");
+      expect(errors?.entries.length).toBeGreaterThan(0);
+      // Only the one command got through the filter; its failing close() is named, not numbered.
+      expect(errors?.entries.every((entry) => entry.key[0] === "mcp-failer")).toBe(true);
+      expect(errors?.entries[0]?.key).toEqual(["mcp-failer", failer.pid, "close", 9, "EBADF"]);
+    } finally {
+      failer.kill("SIGKILL");
+    }
   });
 
   it("returns a compile error from exec_program with line and column", async () => {
@@ -137,15 +166,14 @@ describeReal("the server against the real bpftrace", () => {
     let offset = structured(started).lines_total as number;
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
       const page = structured(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 2 }));
-      if ((page.lines ?? []).some((line) => line.text === "tick")) break;
+      if ((page.lines ?? []).includes("tick")) break;
       offset = page.next_offset as number;
     }
     const stopped = await server.call("stop_execution", { execution_id: executionId });
     expect(structured(stopped).status).toBe("stopped");
-    const result = await server.call("get_result", { execution_id: executionId, limit: 10_000 });
-    const texts = (structured(result).lines ?? []).map((line) => line.text);
-    expect(texts).toContain("END-RAN");
-    expect(texts.some((text) => /^@ticks: \d+$/.test(text))).toBe(true);
+    const result = structured(await server.call("get_result", { execution_id: executionId, limit: 10_000 }));
+    expect(result.lines).toContain("END-RAN");
+    expect(result.maps?.find((map) => map.name === "@ticks")?.entries[0]?.value).toBeGreaterThan(0);
   });
 
   it("long-polls: get_result waits for the next line instead of returning empty", async () => {
@@ -154,7 +182,7 @@ describeReal("the server against the real bpftrace", () => {
     const before = Date.now();
     // From the first line after the start: bpftrace 0.27 prints a warning while compiling.
     const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 5, offset: structured(started).lines_total as number });
-    expect((structured(result).lines ?? []).map((line) => line.text)).toContain("tick");
+    expect(structured(result).lines).toContain("tick");
     expect(Date.now() - before).toBeLessThan(4_000);
     await server.call("stop_execution", { execution_id: executionId });
   });
@@ -165,7 +193,9 @@ describeReal("the server against the real bpftrace", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const result = await server.call("get_result", { execution_id: executionId, snapshot_maps: true });
     expect(structured(result).snapshot).toBe("requested");
-    expect((structured(result).lines ?? []).some((line) => /^@n: \d+$/.test(line.text))).toBe(true);
+    const snapshot = structured(result).maps?.find((map) => map.name === "@n");
+    expect(snapshot?.origin).toBe("snapshot");
+    expect(snapshot?.entries[0]?.value).toBeGreaterThan(0);
     expect(structured(result).status).toBe("running");
     await server.call("stop_execution", { execution_id: executionId });
   });
@@ -199,12 +229,15 @@ describeReal("the server against the real bpftrace", () => {
     expect(total).toBeGreaterThan(20_000);
     // Every line arrived whole: no line torn or merged where one read of the pipe ended and the next began.
     const texts: string[] = [];
-    for (let offset = 0; offset < total; offset += 1000) {
-      const page = await server.call("get_result", { execution_id: executionId, offset, limit: 1000 });
-      texts.push(...(structured(page).lines ?? []).map((line) => line.text));
+    for (let offset = 0; offset < total; ) {
+      const page = structured(await server.call("get_result", { execution_id: executionId, offset, limit: 1000, ...RAW_PAGE }));
+      texts.push(...(page.lines ?? []));
+      offset = page.next_offset as number;
     }
     const printed = texts.filter((text) => text.startsWith(marker));
-    expect(printed.length).toBeGreaterThan(20_000);
+    // Every line the ring kept (its last 10,000), each read once.
+    const kept = total - (structured(ended).lines_dropped as number);
+    expect(printed.length).toBeGreaterThan(kept - 50);
     expect(printed.filter((text) => !new RegExp(`^${marker} (1?[0-9])$`).test(text))).toEqual([]);
   });
 

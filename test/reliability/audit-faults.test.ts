@@ -45,8 +45,8 @@ async function traceOnce(server: RunningServer): Promise<TraceOutcome | Refusal>
     const result = await server.call("get_result", { execution_id: executionId, wait_seconds: 1, offset: 2 });
     const page = result.structuredContent as { status: string; warnings: string[] };
     if (page.status !== "running") {
-      const all = (await server.call("get_result", { execution_id: executionId })).structuredContent as { lines: { text: string }[] };
-      return { executionId, startWarnings, endWarnings: page.warnings, status: page.status, lines: all.lines.map((line) => line.text) };
+      const all = (await server.call("get_result", { execution_id: executionId })).structuredContent as { lines: string[] };
+      return { executionId, startWarnings, endWarnings: page.warnings, status: page.status, lines: all.lines };
     }
   }
   throw new Error(`${executionId} did not end`);

@@ -7,6 +7,7 @@ import { childrenOf, openFdCount, openFds, residentKb } from "../helpers/proc-st
 import { bpftraceProcessesWith } from "../helpers/processes.js";
 import { describeReal } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, waitFor, type RunningServer } from "../helpers/server-process.js";
+import { RAW_PAGE, pageLines } from "../helpers/output-lines.js";
 
 const MAX_CONCURRENT = 4; // BPFTRACE_MCP_MAX_CONCURRENT's default
 const BURST = 200;
@@ -55,9 +56,9 @@ async function runToEnd(server: RunningServer): Promise<{ status: string; lines:
     const result = await server.call("get_result", { execution_id: executionId, offset: Number.MAX_SAFE_INTEGER, wait_seconds: 10 });
     const summary = result.structuredContent as unknown as Summary;
     if (summary.status === "running") continue;
-    const page = (await server.call("get_result", { execution_id: executionId })).structuredContent as { lines: { stream: string; text: string }[] };
+    const page = (await server.call("get_result", { execution_id: executionId, ...RAW_PAGE })).structuredContent as Record<string, unknown>;
     // The program's own output: bpftrace 0.27 prints a warning on stderr while compiling.
-    return { status: summary.status, lines: page.lines.filter((line) => line.stream === "stdout").map((line) => line.text) };
+    return { status: summary.status, lines: pageLines(page).filter((line) => line.stream === "stdout").map((line) => line.text) };
   }
 }
 
@@ -75,7 +76,7 @@ describeReal("the server under load (real bpftrace)", () => {
       expect(refused).toHaveLength(BURST - MAX_CONCURRENT);
       for (const result of refused) {
         expect(textOf(result)).toMatch(
-          /^TOO_MANY_EXECUTIONS: 4 executions are already running \((starting|ex-[0-9a-f]{12}(, ex-[0-9a-f]{12})*)\)\.\nFix: Wait for one to finish \(get_result with wait_seconds\) or end one with stop_execution, then retry\.$/,
+          /^TOO_MANY_EXECUTIONS: 4 executions are already running on this server( \(yours: ex-[0-9a-f]{12}(, ex-[0-9a-f]{12})*\))?\.\nFix: Wait for one to finish \(get_result with wait_seconds\) or end one with stop_execution, then retry\.$/,
         );
       }
       expect(bpftraceProcessesWith(marker)).toHaveLength(MAX_CONCURRENT);

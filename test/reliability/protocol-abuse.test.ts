@@ -195,17 +195,21 @@ describe("the built server fed malformed JSON-RPC on raw pipes (fake bpftrace)",
     expect(started.structuredContent.status).toBe("running");
     let status = "running";
     const lines: string[] = [];
+    const maps: unknown[] = [];
     for (let attempt = 0, offset = 0; status === "running" && attempt < 20; attempt += 1) {
       const id = `result-${attempt}`;
       const args = { execution_id: started.structuredContent.execution_id, wait_seconds: 2, offset };
       server.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "get_result", arguments: args } });
-      const page = (await server.responseTo(id, 15_000)).result as { structuredContent: { status: string; lines: { text: string }[]; next_offset: number } };
+      const page = (await server.responseTo(id, 15_000)).result as { structuredContent: { status: string; lines: string[]; next_offset: number; maps: { name: string; entries: { value: number }[] }[] } };
       status = page.structuredContent.status;
-      lines.push(...page.structuredContent.lines.map((line) => line.text));
+      lines.push(...page.structuredContent.lines);
+      maps.push(...page.structuredContent.maps);
       offset = page.structuredContent.next_offset;
     }
     expect(status).toBe("timed_out");
-    expect(lines).toEqual(["line 0", "line 1", "line 2", "@calls: 42"]);
+    // The map bpftrace printed at exit comes parsed, its text folded into one line.
+    expect(lines).toEqual(["line 0", "line 1", "line 2", "[maps: @calls 1 entry; parsed in maps]"]);
+    expect(maps).toMatchObject([{ name: "@calls", entries: [{ key: [], value: 42 }] }]);
   });
 });
 

@@ -24,7 +24,15 @@ const NAN_ON_THE_WIRE = JSON.parse(JSON.stringify({ value: Number.NaN })) as { v
 const INFINITY_ON_THE_WIRE = JSON.parse(JSON.stringify({ value: Number.POSITIVE_INFINITY })) as { value: unknown };
 
 const BAD_ARGUMENTS: BadArgument[] = [
-  { tool: "exec_program", what: "program missing", args: {}, says: validation("exec_program", "program", /expected string, received undefined/) },
+  { tool: "exec_program", what: "program and example missing", args: {}, says: /^INVALID_ARGUMENT: Pass program \(bpftrace source\) or example \(a library name\)\.\nFix: list_examples finds a ready-made program/ },
+  { tool: "exec_program", what: "program and example both", args: { program: "BEGIN { }", example: "file-opens" }, says: /^INVALID_ARGUMENT: Pass either program or example, not both/ },
+  { tool: "exec_program", what: "example unknown", args: { example: "no-such-example" }, says: /^UNKNOWN_EXAMPLE: There is no example named 'no-such-example'/ },
+  { tool: "exec_program", what: "example is a path", args: { example: "../../etc/passwd" }, says: validation("exec_program", "example", /example is a name from list_examples/) },
+  { tool: "exec_program", what: "pid with a program", args: { program: "BEGIN { }", pid: 1 }, says: /^INVALID_ARGUMENT: pid, comm and threshold apply to a library example only/ },
+  { tool: "exec_program", what: "pid is 0", args: { example: "file-opens", pid: 0 }, says: validation("exec_program", "pid", /pid must be at least 1/) },
+  { tool: "exec_program", what: "comm closes the string", args: { example: "file-opens", comm: 'a" || 1 || "' }, says: validation("exec_program", "comm", /comm is a command name of 1-15 characters/) },
+  { tool: "exec_program", what: "threshold the example does not take", args: { example: "file-opens", threshold: 10 }, says: /^INVALID_ARGUMENT: Example file-opens takes no threshold: it takes pid, comm\./ },
+  { tool: "exec_program", what: "threshold is fractional", args: { example: "fsync-latency", threshold: 1.5 }, says: validation("exec_program", "threshold", /threshold must be a whole number/) },
   { tool: "exec_program", what: "program is a number", args: { program: 42 }, says: validation("exec_program", "program", /expected string, received number/) },
   { tool: "exec_program", what: "program is null", args: { program: null }, says: validation("exec_program", "program", /expected string, received null/) },
   { tool: "exec_program", what: "program is an array", args: { program: ["BEGIN { }"] }, says: validation("exec_program", "program", /expected string, received array/) },
@@ -55,6 +63,10 @@ const BAD_ARGUMENTS: BadArgument[] = [
   { tool: "get_result", what: "wait_seconds is 31", args: { execution_id: UNKNOWN_ID, wait_seconds: 31 }, says: validation("get_result", "wait_seconds", /wait_seconds must be at most 30/) },
   { tool: "get_result", what: "wait_seconds is NaN (null on the wire)", args: { execution_id: UNKNOWN_ID, wait_seconds: Number.NaN }, says: validation("get_result", "wait_seconds", /expected number, received null/) },
   { tool: "get_result", what: "snapshot_maps is a string", args: { execution_id: UNKNOWN_ID, snapshot_maps: "yes" }, says: validation("get_result", "snapshot_maps", /expected boolean, received string/) },
+  { tool: "get_result", what: "until is not a mode", args: { execution_id: UNKNOWN_ID, until: "forever" }, says: validation("get_result", "until", /Invalid option: expected one of "output"\|"quiet"\|"end"/) },
+  { tool: "get_result", what: "max_chars is 10", args: { execution_id: UNKNOWN_ID, max_chars: 10 }, says: validation("get_result", "max_chars", /max_chars must be at least 100/) },
+  { tool: "get_result", what: "tail is 0", args: { execution_id: UNKNOWN_ID, tail: 0 }, says: validation("get_result", "tail", /tail must be at least 1/) },
+  { tool: "get_result", what: "stream is both", args: { execution_id: UNKNOWN_ID, stream: "both" }, says: validation("get_result", "stream", /Invalid option/) },
   { tool: "stop_execution", what: "execution_id missing", args: {}, says: validation("stop_execution", "execution_id", /expected string, received undefined/) },
   { tool: "stop_execution", what: "execution_id is path-like", args: { execution_id: `../${UNKNOWN_ID}` }, says: validation("stop_execution", "execution_id", ID_SHAPE) },
   { tool: "stop_execution", what: "execution_id unknown", args: { execution_id: "ex-ffffffffffff" }, says: /^UNKNOWN_EXECUTION: No execution has the id 'ex-ffffffffffff'/ },

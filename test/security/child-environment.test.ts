@@ -7,6 +7,7 @@ import { bpftraceProcessesWith } from "../helpers/processes.js";
 import { describeReal, realBpftrace } from "../helpers/real-bpftrace.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
 import { newMarker, structuredOf } from "./support.js";
+import { pageLines } from "../helpers/output-lines.js";
 
 function environOf(pid: number): Map<string, string> {
   const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((entry) => entry.length > 0);
@@ -96,7 +97,7 @@ describeReal("bpftrace's environment, working directory and stdin", () => {
       const page = structuredOf(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 2 }));
       status = String(page.status);
       offset = page.next_offset as number;
-      stdout.push(...(page.lines as { stream: string; text: string }[]).filter((line) => line.stream === "stdout").map((line) => line.text));
+      stdout.push(...pageLines(page).filter((line) => line.stream === "stdout").map((line) => line.text));
       if (status !== "running") break;
     }
     expect(status).toBe("running");

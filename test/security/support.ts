@@ -8,6 +8,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "vitest";
 import { bpftraceProcessesWith, processesWith } from "../helpers/processes.js";
 import { startServer, waitFor, type RunningServer } from "../helpers/server-process.js";
+import { RAW_PAGE, pageLines, type OutputLine } from "../helpers/output-lines.js";
 
 /** A file only root can read, whose content must never come back through the server. */
 export interface PlantedSecret {
@@ -74,10 +75,6 @@ export async function executionCount(server: RunningServer): Promise<number> {
   return (structuredOf(listed).executions as unknown[]).length;
 }
 
-interface OutputLine {
-  stream: string;
-  text: string;
-}
 
 /** Follows an execution with get_result until it ends; returns its final status and every line. */
 export async function followToEnd(server: RunningServer, executionId: string, maxWaitMs = 40_000): Promise<{ status: string; lines: OutputLine[]; last: Structured }> {
@@ -85,9 +82,9 @@ export async function followToEnd(server: RunningServer, executionId: string, ma
   const lines: OutputLine[] = [];
   let offset = 0;
   for (;;) {
-    const result = await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 10_000 });
+    const result = await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 10_000, ...RAW_PAGE });
     const last = structuredOf(result);
-    lines.push(...((last.lines as OutputLine[] | undefined) ?? []));
+    lines.push(...pageLines(last));
     offset = last.next_offset as number;
     if (last.status !== "running" || Date.now() > deadline) return { status: String(last.status), lines, last };
   }
@@ -95,8 +92,8 @@ export async function followToEnd(server: RunningServer, executionId: string, ma
 
 /** The output lines of an execution so far (waiting up to `waitSeconds` for new ones). */
 export async function linesOf(server: RunningServer, executionId: string, waitSeconds = 0): Promise<string[]> {
-  const result = await server.call("get_result", { execution_id: executionId, wait_seconds: waitSeconds, limit: 10_000 });
-  return ((structuredOf(result).lines as OutputLine[] | undefined) ?? []).map((line) => line.text);
+  const result = await server.call("get_result", { execution_id: executionId, wait_seconds: waitSeconds, limit: 10_000, ...RAW_PAGE });
+  return pageLines(structuredOf(result)).map((line) => line.text);
 }
 
 /** The program's stdout lines, waiting (up to `waitSeconds`) past bpftrace's own stderr warnings for the first. */
@@ -105,8 +102,8 @@ export async function stdoutOf(server: RunningServer, executionId: string, waitS
   let offset = 0;
   const lines: string[] = [];
   while (lines.length === 0 && Date.now() < deadline) {
-    const page = structuredOf(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)), limit: 10_000 }));
-    lines.push(...((page.lines as OutputLine[] | undefined) ?? []).filter((line) => line.stream === "stdout").map((line) => line.text));
+    const page = structuredOf(await server.call("get_result", { execution_id: executionId, offset, wait_seconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)), limit: 10_000, ...RAW_PAGE }));
+    lines.push(...pageLines(page).filter((line) => line.stream === "stdout").map((line) => line.text));
     offset = page.next_offset as number;
     if (page.status !== "running") break;
   }
@@ -276,9 +273,9 @@ export async function spyAround(server: RunningServer, spyProgram: string, contr
   // Reads every page there is now (has_more), waiting up to waitSeconds for the first.
   const pull = async (waitSeconds: number): Promise<string> => {
     for (let pages = 0; ; pages += 1) {
-      const result = await callAnyway(server, "get_result", { execution_id: executionId, offset, wait_seconds: pages === 0 ? waitSeconds : 0, limit: 10_000 });
+      const result = await callAnyway(server, "get_result", { execution_id: executionId, offset, wait_seconds: pages === 0 ? waitSeconds : 0, limit: 10_000, ...RAW_PAGE });
       const page = structuredOf(result);
-      lines.push(...((page.lines as OutputLine[] | undefined) ?? []).map((line) => line.text));
+      lines.push(...pageLines(page).map((line) => line.text));
       if (typeof page.next_offset === "number") offset = page.next_offset;
       if (typeof page.skipped === "number") skipped += page.skipped;
       if (page.has_more !== true || pages > 100) return String(page.status);

@@ -4,11 +4,12 @@ import { matchProbes } from "../../src/bpftrace/parse-probes.js";
 import { SYNTHETIC_FILTERS, syntheticProbes } from "../../bench/lib/synthetic-probes.mjs";
 
 describe("bench output tally", () => {
-  it("separates printf lines, bpftrace's lost-event reports, map prints and stderr", () => {
+  it("separates printf lines, bpftrace's lost-event reports (on either stream), map prints and stderr", () => {
     const tally = newTally();
     const lines: ["stdout" | "stderr", string][] = [
       ["stdout", "line 0"],
-      ["stdout", "Lost 25 events"],
+      ["stderr", "Lost 20 events"],
+      ["stdout", "Lost 5 events"],
       ["stdout", "line 1"],
       ["stderr", "WARNING: something"],
       ["stdout", ""],
@@ -16,7 +17,7 @@ describe("bench output tally", () => {
       ["stdout", "@fires: 0"],
     ];
     for (const [stream, text] of lines) addLine(tally, stream, text, "line ");
-    expect(tally).toEqual({ lines: 7, printfLines: 2, lostEvents: 25, lostReports: 1, stderrLines: 1, maps: { fires: 49249 } });
+    expect(tally).toEqual({ lines: 8, printfLines: 2, lostEvents: 25, lostReports: 2, stderrLines: 1, maps: { fires: 49249 } });
   });
 });
 

@@ -22,6 +22,19 @@ function results(overrides: Record<string, unknown> = {}): Record<string, unknow
 }
 
 describe("bench verdicts", () => {
+  it("passes the context cost when every question is answered right within 4 calls and 10,000 characters, and the turn costs at most 8,000", () => {
+    const question = (overrides: Record<string, unknown> = {}) => ({ workload: "missing-file", right: true, calls: [{}, {}, {}], chars: 4_500, ...overrides });
+    const context = (perTurn: number, questions: unknown[]) => ({ contextCost: { perTurn, traceSeconds: 3, questions } });
+    expect(judgeTargets(results(context(5_958, [question()])))).toMatchObject({ contextPerTurn: true, "context missing-file": true });
+    expect(judgeTargets(results(context(8_001, [question()]))).contextPerTurn).toBe(false);
+    expect(judgeTargets(results(context(5_958, [question({ right: false })])))["context missing-file"]).toBe(false);
+    expect(judgeTargets(results(context(5_958, [question({ chars: 10_001 })])))["context missing-file"]).toBe(false);
+    expect(judgeTargets(results(context(5_958, [question({ calls: [{}, {}, {}, {}, {}] })])))["context missing-file"]).toBe(false);
+    // Far off (fails --short) only well past the budget.
+    expect(farOff(results(context(5_958, [question({ chars: 15_000, right: false })])))).toEqual([]);
+    expect(farOff(results(context(9_000, [question({ chars: 25_000 })])))).toHaveLength(2);
+  });
+
   it("passes every figure that meets its target", () => {
     expect(Object.values(judgeTargets(results())).every(Boolean)).toBe(true);
   });

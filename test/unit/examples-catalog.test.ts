@@ -7,7 +7,9 @@ import {
   examplesMarkdownTable,
   loadExamples,
   parseExampleHeader,
+  programWithThreshold,
   searchExamples,
+  stemOf,
   type Example,
 } from "../../src/examples/catalog.js";
 import { checkProgram, formatRefusal, type AllowFlag } from "../../src/policy/index.js";
@@ -166,7 +168,23 @@ describe("parseExampleHeader", () => {
       tags: ["files", "errors"],
       trigger: "open-file",
       marker: "bpftrace-mcp-marker",
+      params: { pid: false, comm: false, threshold: null },
+      syscallKeys: [],
     });
+  });
+
+  it("reads the parameters an example takes and the map keys that hold syscall numbers", () => {
+    const text = VALID_HEADER.replace("// tags: files\n", "// tags: files\n// params: pid, comm, threshold_ms=20\n// syscalls: @by_call[2], @[0]\n").replace(
+      "tracepoint:syscalls:sys_enter_openat { @opens = count(); }",
+      "tracepoint:syscalls:sys_enter_openat {\n  $threshold_ms = 20; // param: threshold_ms\n  @opens = count();\n}",
+    );
+    expect(parseExampleHeader("with-params", text)).toMatchObject({
+      params: { pid: true, comm: true, threshold: { name: "threshold_ms", unit: "ms", default: 20 } },
+      syscallKeys: [{ map: "@by_call", index: 2 }, { map: "@", index: 0 }],
+    });
+    expect(() => parseExampleHeader("bad-param", VALID_HEADER.replace("// tags: files\n", "// tags: files\n// params: uid\n"))).toThrow(/"bad-param": invalid header key "params": "uid"/);
+    expect(() => parseExampleHeader("unset-threshold", VALID_HEADER.replace("// tags: files\n", "// tags: files\n// params: threshold_ms=5\n"))).toThrow(/no line ends with "\/\/ param: threshold_ms"/);
+    expect(() => parseExampleHeader("bad-syscalls", VALID_HEADER.replace("// tags: files\n", "// tags: files\n// syscalls: @x\n"))).toThrow(/invalid header key "syscalls"/);
   });
 
   it("defaults an absent trigger to none with no marker", () => {
@@ -205,10 +223,24 @@ describe("searchExamples", () => {
     expect(searchExamples(examples, { query: "   " })).toHaveLength(examples.length);
   });
 
-  it("requires every query word, case-insensitively", () => {
-    expect(names(searchExamples(examples, { query: "DNS getaddrinfo" }))).toEqual(["dns-lookups"]);
-    expect(names(searchExamples(examples, { query: "block latency" }))).toContain("block-io-latency");
-    expect(searchExamples(examples, { query: "getaddrinfo kstack" })).toEqual([]);
+  it("matches any query word, case-insensitively, ranking examples that match more of them first", () => {
+    expect(names(searchExamples(examples, { query: "DNS getaddrinfo" }))[0]).toBe("dns-lookups");
+    expect(names(searchExamples(examples, { query: "block latency" }))[0]).toBe("block-io-latency");
+    expect(names(searchExamples(examples, { query: "getaddrinfo kstack" }))).toContain("dns-lookups");
+    expect(searchExamples(examples, { query: "zebra quokka" })).toEqual([]);
+  });
+
+  it("answers questions as a user words them: filler words dropped, simple stems, synonyms", () => {
+    const first = (query: string): string | undefined => names(searchExamples(examples, { query }))[0];
+    expect(first("who spawns short-lived processes")).toBe("process-spawners");
+    expect(first("which process keeps failing to open a missing file")).toBe("open-errors");
+    expect(first("who is calling fsync so often")).toBe("fsync-latency");
+    expect(first("which process has failing system calls")).toBe("syscall-errors");
+    expect(first("which host names are being resolved")).toBe("dns-lookups");
+    expect(first("what is burning the CPU")).toBe("cpu-profile");
+    expect(stemOf("spawning")).toBe(stemOf("spawns"));
+    expect(stemOf("processes")).toBe(stemOf("process"));
+    expect(stemOf("files")).toBe(stemOf("file"));
   });
 
   it("matches probes as well as words", () => {
@@ -231,6 +263,22 @@ describe("searchExamples", () => {
     for (const example of tcp) expect(example.tags).toContain("tcp");
     expect(names(searchExamples(examples, { tag: "tcp", query: "reset" }))).toEqual(["tcp-resets"]);
     expect(searchExamples(examples, { tag: "tc" })).toEqual([]);
+  });
+});
+
+describe("programWithThreshold", () => {
+  it("sets every line of the example's threshold, and refuses a threshold it does not take or a bad number", () => {
+    const fsync = byName.get("fsync-latency");
+    if (!fsync) throw new Error("fsync-latency is missing");
+    const program = programWithThreshold(fsync, 250);
+    expect(program.match(/\$threshold_ms = 250; \/\/ param: threshold_ms/g)).toHaveLength(2);
+    expect(program).not.toContain("$threshold_ms = 20;");
+    expect(checkProgram(program, { allow: new Set(), maxBytes: 65536, maxLines: 2000, canRead: () => true }).allowed).toBe(true);
+    expect(() => programWithThreshold(fsync, -1)).toThrow(/0 or more/);
+    expect(() => programWithThreshold(fsync, 1.5)).toThrow(/whole number/);
+    const opens = byName.get("open-errors");
+    if (!opens) throw new Error("open-errors is missing");
+    expect(() => programWithThreshold(opens, 5)).toThrow(/takes no threshold/);
   });
 });
 

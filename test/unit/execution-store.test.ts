@@ -37,7 +37,7 @@ function execution(lines: number, options: { ring?: number; owner?: string; star
 }
 
 function finish(run: Execution, maps: MapsPrint[] = []): void {
-  run.maps = maps;
+  run.maps.restore(maps);
   run.exitCode = 0;
   run.attachedAt = run.startedAt + 5;
   run.finish("completed", run.startedAt + 100);

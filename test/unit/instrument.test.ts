@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { checkProgram, inUserTerms, instrumentProgram, selfExclusion, type PolicyOptions } from "../../src/policy/index.js";
+import { checkProgram, inUserTerms, instrumentProgram, selfExclusion, type PolicyOptions, type ProcessFilter } from "../../src/policy/index.js";
 
 const OPTIONS: PolicyOptions = { allow: new Set(), maxBytes: 65536, maxLines: 2000, canRead: () => true };
 const SERVER_PID = 4242;
 
-function instrument(program: string, snapshotProbe = false) {
+function instrument(program: string, snapshotProbe = false, processFilter?: ProcessFilter) {
   const decision = checkProgram(program, OPTIONS);
   expect(decision.allowed, JSON.stringify(decision.violations)).toBe(true);
-  return instrumentProgram(program, decision, { serverPid: SERVER_PID, deadlineMs: 10_500, snapshotProbe });
+  return instrumentProgram(program, decision, { serverPid: SERVER_PID, deadlineMs: 10_500, snapshotProbe, ...(processFilter ? { processFilter } : {}) });
 }
 
 describe("instrumentProgram: what the server adds to a program", () => {
@@ -48,11 +48,12 @@ describe("instrumentProgram: what the server adds to a program", () => {
     const withBegin = instrument("BEGIN {\n  printf(\"hi\\n\");\n}\ntracepoint:sched:sched_switch { @ = count(); }\n");
     expect(withBegin.source.split("\n")[0]).toBe(`BEGIN { printf("${withBegin.attachMarker}\\n"); `);
     expect(withBegin.source.split("\n")[1]).toBe('  printf("hi\\n");');
-    expect(withBegin.addedProbes).toBe(1);
+    // The guard, and the END that marks where END's output and bpftrace's maps at exit begin.
+    expect(withBegin.addedProbes).toBe(2);
     const without = instrument("tracepoint:sched:sched_switch { @ = count(); }\n");
     expect(without.attachMarker).toMatch(/^__bpftrace_mcp_attached_[0-9a-f]{16}$/);
     expect(without.source).toContain(`BEGIN { printf("${without.attachMarker}\\n"); }`);
-    expect(without.addedProbes).toBe(2);
+    expect(without.addedProbes).toBe(3);
     expect(instrument("tracepoint:sched:sched_switch { @ = count(); }\n").attachMarker).not.toBe(without.attachMarker);
   });
 
@@ -64,9 +65,41 @@ describe("instrumentProgram: what the server adds to a program", () => {
     const added = instrument("tracepoint:sched:sched_switch { @switches[comm] = count(); @ = count(); }\n", true);
     expect(added.snapshotMarkers).not.toBeNull();
     expect(added.source).toContain(`self:signal:SIGUSR1 { printf("${added.snapshotMarkers?.begin}\\n"); print(@switches); print(@); printf("${added.snapshotMarkers?.end}\\n"); }`);
-    expect(added.addedProbes).toBe(3);
+    expect(added.addedProbes).toBe(4);
     const own = instrument("tracepoint:sched:sched_switch { @ = count(); }\nself:signal:SIGUSR1 { print(@); }\n", true);
     expect(own.snapshotMarkers).toBeNull();
+  });
+
+  it("marks the start of END and the maps bpftrace prints at exit with an END of its own", () => {
+    const { source, endMarkers, addedProbes } = instrument("tracepoint:sched:sched_switch { @ = count(); }\n");
+    expect(endMarkers?.begin).toMatch(/^__bpftrace_mcp_end_[0-9a-f]{16}$/);
+    expect(endMarkers?.dump).toMatch(/^__bpftrace_mcp_exit_maps_[0-9a-f]{16}$/);
+    expect(source.trimEnd().split("\n").at(-1)).toBe(`END { printf("${endMarkers?.begin}\\n"); printf("${endMarkers?.dump}\\n"); }`);
+    expect(addedProbes).toBe(3);
+  });
+
+  it("puts the END markers first and last in the user's own END (0.17-0.23 allow one END), keeping its line numbers", () => {
+    const program = "tracepoint:sched:sched_switch { @ = count(); }\nEND\n{\n  print(@, 3);\n  clear(@);\n}\n";
+    const { source, endMarkers, addedProbes } = instrument(program);
+    const lines = source.split("\n");
+    expect(lines[2]).toBe(`{ printf("${endMarkers?.begin}\\n"); `);
+    expect(lines[3]).toBe("  print(@, 3);");
+    expect(lines[5]).toBe(` printf("${endMarkers?.dump}\\n"); }`);
+    expect(source.match(/\bEND\b/g)).toHaveLength(1);
+    expect(addedProbes).toBe(2);
+  });
+
+  it("adds no END markers when END shares its block with another probe or has a predicate", () => {
+    expect(instrument("BEGIN, END { printf(\"x\\n\"); }\n").endMarkers).toBeNull();
+    expect(instrument("END /1/ { printf(\"x\\n\"); }\n").endMarkers).toBeNull();
+  });
+
+  it("filters every traced probe on the process a library example is run for, and refuses a bad pid or name", () => {
+    const { source } = instrument("tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }\ninterval:s:1 { }\n", false, { pid: 1234, comm: "nginx: worker" });
+    expect(source.split("\n")[0]).toBe(`tracepoint:syscalls:sys_enter_openat  /${filter} && pid == 1234 && comm == "nginx: worker"/ { @[comm] = count(); }`);
+    expect(source.split("\n")[1]).toBe("interval:s:1 { }");
+    expect(() => instrument("kprobe:f { }\n", false, { comm: 'x" || 1 || "' })).toThrow(/invalid command name/);
+    expect(() => instrument("kprobe:f { }\n", false, { pid: -1 })).toThrow(/invalid pid/);
   });
 
   it("quotes the user's own line in bpftrace's errors, not the filtered one", () => {

@@ -1,0 +1,16 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+const t = new StdioClientTransport({ command: process.execPath, args: [process.cwd() + "/dist/index.js"], env: { PATH: process.env.PATH, HOME: "/root", BPFTRACE_MCP_AUDIT_LOG: "off", ...(process.env.BPFTRACE_PATH ? { BPFTRACE_PATH: process.env.BPFTRACE_PATH } : {}) }, stderr: "ignore" });
+const c = new Client({ name: "m", version: "1" });
+await c.connect(t);
+await c.listTools();
+const size = (r) => JSON.stringify(r.content).length + JSON.stringify(r.structuredContent ?? {}).length;
+const q = await c.callTool({ name: "list_examples", arguments: { query: process.argv[2] } });
+console.log(q.content[0].text, size(q));
+const name = q.structuredContent.examples[0].name;
+const started = await c.callTool({ name: "exec_program", arguments: { example: name, timeout: Number(process.argv[3] ?? 3), ...JSON.parse(process.argv[4] ?? "{}") } });
+console.log(started.content[0].text, size(started));
+const id = started.structuredContent?.execution_id;
+const res = await c.callTool({ name: "get_result", arguments: { execution_id: id, until: "end" } });
+console.log(res.content[0].text, size(res));
+await c.close();
