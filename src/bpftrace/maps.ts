@@ -60,5 +60,8 @@ export interface MapsPrint {
   origin: "end" | "snapshot";
   /** Absolute output line where the printing begins, so the text lines can be found. */
   first_line: number;
+  /** Kept for a stored run: its last line, and lines inside it that belong to no map (still shown). */
+  last_line?: number;
+  other_lines?: number[];
   maps: ParsedMap[];
 }

@@ -120,9 +120,18 @@ export class MapCapture {
     return region;
   }
 
-  /** The printings of a stored run, read back from the store (their line regions are not kept). */
+  /** Every printing with where it sits, empty ones included: what the store keeps, so a stored run pages as it did live. */
+  persisted(): MapsPrint[] {
+    return this.regions.map((region) => ({ ...region.print, last_line: region.last, other_lines: region.others }));
+  }
+
+  /** The printings of a stored run, as persisted() gave them. */
   restore(prints: readonly MapsPrint[]): void {
-    this.prints.push(...prints);
+    for (const stored of prints) {
+      const { last_line: last, other_lines: others, ...print } = stored;
+      this.regions.push({ first: print.first_line, last: last ?? print.first_line, print, others: others ?? [] });
+      if (print.maps.length > 0) this.prints.push(print);
+    }
   }
 
   /** At the end of the output: a delimited printing takes the trailing lines up to `linesTotal`. */

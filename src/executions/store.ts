@@ -127,7 +127,7 @@ export function recordOf(execution: Execution): ExecutionRecord {
     firstAvailable: execution.ring.firstAvailable,
     truncatedLines: execution.truncatedLines,
     outputEvicted: execution.outputEvicted,
-    maps: [...execution.mapPrints],
+    maps: execution.maps.persisted(),
     snapshots: execution.snapshots.map((snapshot) => ({ ...snapshot })),
   };
 }

@@ -36,7 +36,7 @@ interface Tracked {
   writtenTo: number;
   /** The first line of the stored copy: it holds [writtenFrom, writtenTo), one run with no gap. */
   writtenFrom: number;
-  /** How many map printings (Execution.mapPrints, which only grows) were written; null: none yet. */
+  /** How many map printings (MapCapture.regions, which only grows) were written; null: none yet. */
   writtenMaps: number | null;
   /** The record's changing fields as last written; an unchanged running record is not written again. */
   writtenState: string;
@@ -242,7 +242,7 @@ export class SqliteStore implements ExecutionStore {
       const tail = chunkFromRing(ring, from, to, this.allocate);
       if (tail) chunks.push(tail);
       const state = stateOf(execution);
-      const mapsChanged = execution.mapPrints.length !== tracked.writtenMaps;
+      const mapsChanged = execution.maps.regions.length !== tracked.writtenMaps;
       if (chunks.length === 0 && !mapsChanged && state === tracked.writtenState && storedFrom === tracked.writtenFrom) continue;
       const { maps, ...record } = recordOf(execution);
       // The stored copy's own first line: a reader of a running (or interrupted) run gets no gap.

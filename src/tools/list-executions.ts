@@ -15,8 +15,8 @@ export const registerListExecutionsTool: ToolRegistrar = (server, context) => {
       title: "List executions",
       description: "Running, recent and stored executions, newest first.",
       inputSchema: {
-        offset: z.number().min(0).optional(),
-        limit: z.number().min(1).max(MAX_LIMIT).optional(),
+        offset: z.number().min(0).optional().describe("skip"),
+        limit: z.number().min(1).max(MAX_LIMIT).optional().describe(`default ${DEFAULT_LIMIT}`),
       },
       outputSchema: z.looseObject({ executions: z.array(z.unknown()) }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

@@ -10,7 +10,7 @@ export const registerStopExecutionTool: ToolRegistrar = (server, context) => {
     {
       title: "Stop a trace",
       description: "Stop a running trace (SIGINT: END runs, maps print). forget=true also deletes it (own runs).",
-      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional() },
+      inputSchema: { execution_id: executionIdSchema, forget: z.boolean().optional().describe("also delete it") },
       outputSchema: z.looseObject(executionSummarySchema),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },

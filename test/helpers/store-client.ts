@@ -11,7 +11,8 @@ export interface Page {
   lines_dropped: number;
   offset: number;
   next_offset: number;
-  lines: { stream: string; text: string }[];
+  /** The page's lines as text; `stderr` lists the indexes (into `lines`) of bpftrace's own messages. */
+  lines: string[];
   warnings: string[];
 }
 
