@@ -1,8 +1,10 @@
 // `npm run bundle` (after the build): the MCP Bundle (.mcpb) that Claude Desktop installs with one
 // click, packed by @anthropic-ai/mcpb's own `mcpb pack` from a folder holding only what runs:
 // manifest.json, package.json (for "type": "module" and the version), the bundled entry
-// dist/index.js with its dist/index-*.js chunks (they carry the production dependencies, so the
-// bundle has no node_modules), the example programs and the licences.
+// dist/index.js with its dist/index-*.js chunks (they carry the production dependencies), tsc's
+// module tree that the worker threads load (the policy gate's, the SQLite store's), the one native
+// package those need (better-sqlite3, built for the Node that packs it; where the host's Node cannot
+// load it the server keeps executions in memory and says so), the example programs and the licences.
 //
 //   node scripts/mcpb.mjs [--out FILE]     default: ./bpftrace-mcp-server-<version>.mcpb
 import { execFileSync } from "node:child_process";
@@ -23,10 +25,17 @@ function fail(message) {
   process.exit(1);
 }
 
-/** Packages the built entry still imports at run time (left outside the esbuild bundle): each would need node_modules in the .mcpb. */
-async function runtimePackages() {
+// Worker threads are started from files of tsc's tree (new Worker(new URL(...))), outside the bundle.
+const WORKERS = ["executions/gate-worker.js", "storage/sqlite-worker.js"];
+// Native packages the workers may import; anything else left outside a bundle is refused.
+const NATIVE = new Set(["better-sqlite3"]);
+// Dependencies used only while installing (fetching a prebuilt binary), never at run time.
+const INSTALL_ONLY = new Set(["prebuild-install"]);
+
+/** Packages `entries` still import at run time (left outside the esbuild bundle). */
+async function runtimePackages(entries) {
   const result = await build({
-    entryPoints: [join(DIST, "index.js")],
+    entryPoints: entries.map((entry) => join(DIST, entry)),
     bundle: true,
     write: false,
     splitting: true,
@@ -53,8 +62,23 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 const manifest = JSON.parse(readFileSync(join(ROOT, "manifest.json"), "utf8"));
 if (manifest.version !== pkg.version) fail(`manifest.json says version ${manifest.version}, package.json ${pkg.version}: give both the same`);
 if (!existsSync(join(DIST, "index.js"))) fail("dist/index.js is missing: npm run build first (npm run bundle does)");
-const external = await runtimePackages();
+const external = await runtimePackages(["index.js"]);
 if (external.length > 0) fail(`dist/index.js imports ${external.join(", ")} at run time; the bundle carries no node_modules, so bundle them (scripts/bundle.mjs) or add them to the .mcpb`);
+const workerPackages = await runtimePackages(WORKERS);
+const unexpected = workerPackages.filter((name) => !NATIVE.has(name));
+if (unexpected.length > 0) fail(`the worker threads import ${unexpected.join(", ")} at run time: add them to NATIVE in scripts/mcpb.mjs if they must ship as files`);
+
+/** The package and the packages it depends on, by folder in node_modules (dependency closure). */
+function packageClosure(name, seen = new Set()) {
+  if (seen.has(name) || INSTALL_ONLY.has(name)) return seen;
+  seen.add(name);
+  const manifestOf = JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8"));
+  for (const dependency of Object.keys(manifestOf.dependencies ?? {})) packageClosure(dependency, seen);
+  return seen;
+}
+
+// What a package needs at run time: no sources it was compiled from, no build leftovers but the addon.
+const runtimeFile = (path) => !/(^|\/)(deps|src|test|tests|docs|benchmark)(\/|$)/.test(path) && (!/(^|\/)build\//.test(path) || /build\/Release\/[^/]+\.node$/.test(path) || /\/build$/.test(path) || /\/build\/Release$/.test(path));
 
 const output = resolve(values.out ?? join(ROOT, `${pkg.name}-${pkg.version}.mcpb`));
 const stage = mkdtempSync(join(tmpdir(), "bpftrace-mcpb-"));
@@ -63,10 +87,12 @@ try {
   writeFileSync(join(stage, "package.json"), runtimePackageJson(pkg));
   for (const doc of ["README.md", "SECURITY.md"]) copyFileSync(join(ROOT, doc), join(stage, doc));
   mkdirSync(join(stage, "dist", "examples"), { recursive: true });
-  for (const name of readdirSync(DIST)) {
-    if (name === "index.js" || name === "THIRD-PARTY-NOTICES.md" || (name.startsWith("index-") && name.endsWith(".js"))) copyFileSync(join(DIST, name), join(stage, "dist", name));
+  // The bundle, its chunks and tsc's module tree (what the workers load), without source maps.
+  cpSync(DIST, join(stage, "dist"), { recursive: true, filter: (path) => !path.endsWith(".map") });
+  for (const name of [...new Set(workerPackages.flatMap((root) => [...packageClosure(root)]))]) {
+    const from = join(ROOT, "node_modules", name);
+    cpSync(from, join(stage, "node_modules", name), { recursive: true, filter: (path) => path === from || runtimeFile(path.slice(from.length)) });
   }
-  cpSync(join(DIST, "examples", "programs"), join(stage, "dist", "examples", "programs"), { recursive: true });
   execFileSync(MCPB, ["pack", stage, output], { stdio: ["ignore", "inherit", "inherit"] });
 } finally {
   rmSync(stage, { recursive: true, force: true });

@@ -182,7 +182,8 @@ describe("serve --http", () => {
     const growthKb = Math.round((after.heapUsed - warm.heapUsed) / 1024);
     // Each open session holds an McpServer (~100 KB); 800 leaked ones would be tens of MB.
     expect(growthKb, `live heap ${Math.round(warm.heapUsed / 1024)} KB after 200 sessions, ${Math.round(after.heapUsed / 1024)} KB after 1,000`).toBeLessThan(1024);
-    expect(after.activeHandles).toBeLessThanOrEqual(warm.activeHandles + 2);
+    // A few handles come and go (keep-alive sockets, the store's flush timer); 800 leaked sessions would be hundreds.
+    expect(after.activeHandles).toBeLessThanOrEqual(warm.activeHandles + 5);
   }, 120_000);
 });
 

@@ -118,13 +118,16 @@ try {
       let done;
       for (let offset = 0, attempt = 0; attempt < 20; attempt += 1) {
         done = await call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 1000 });
-        lines.push(...(done.structuredContent?.lines ?? []).map((line) => line.text));
+        lines.push(...(done.structuredContent?.lines ?? []));
         offset = done.structuredContent?.next_offset ?? offset;
         if (done.structuredContent?.status !== "running") break;
       }
       check("the trace saw the marker file opened and ended at its timeout", done?.structuredContent?.status === "timed_out" && lines.includes(`OPEN ${marker}`), JSON.stringify({ ...done?.structuredContent, lines: lines.slice(0, 5) }).slice(0, 400));
     }
   }
+  // The store's thread loads better-sqlite3 from the bundle's own node_modules.
+  const database = join(home, ".local", "state", "bpftrace-mcp-server", "executions.db");
+  check("executions are stored from the bundle (better-sqlite3 shipped in it)", existsSync(database), database);
   const info = await call("bpf_info");
   say(`info - bpf_info: privilege ${info.structuredContent?.privilege ?? "?"}; ${textOf(info).split("\n")[0]}`);
   await client.close();

@@ -70,7 +70,7 @@ describe("the SQLite execution store", () => {
     const restored = executionFromStore(stored!);
     expect(restored.stored).toBe(true);
     expect(restored.status).toBe("completed");
-    expect(restored.maps).toEqual(MAPS);
+    expect(restored.mapPrints).toEqual(MAPS);
     for (const [offset, limit] of [[0, 1000], [999, 7], [2_400, 1000], [3_000, 10]] as const) expect(restored.ring.read(offset, limit)).toEqual(run.ring.read(offset, limit));
     expect(restored.ring.linesTotal).toBe(2_500);
   });
