@@ -32,7 +32,8 @@ export async function startHttpProcess(options: { tokens?: Record<string, string
   const tokens: Record<string, string> = {};
   for (const [name, scopes] of Object.entries(options.tokens ?? { alice: "bpftrace:trace" })) tokens[name] = addToken(tokensFile, name, scopes);
   const child = spawn(process.execPath, [SERVER_ENTRY, "serve", "--http", options.listen ?? "127.0.0.1:0", ...(options.args ?? [])], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_TOKENS_FILE: tokensFile, ...bpftracePathEnv(), ...options.env },
+    // A state directory of its own: stored runs of earlier tests (same principal names) stay out of its lists.
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "info", BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_TOKENS_FILE: tokensFile, BPFTRACE_MCP_STATE_DIR: join(directory, "state"), ...bpftracePathEnv(), ...options.env },
     cwd: "/",
     stdio: ["ignore", "ignore", "pipe"],
   });

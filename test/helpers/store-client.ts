@@ -13,6 +13,7 @@ export interface Page {
   next_offset: number;
   /** The page's lines as text; `stderr` lists the indexes (into `lines`) of bpftrace's own messages. */
   lines: string[];
+  maps?: { name: string }[];
   warnings: string[];
 }
 

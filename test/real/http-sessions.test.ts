@@ -12,7 +12,7 @@ const TICKS = 3;
 
 interface Page {
   status: string;
-  lines: { stream: string; text: string }[];
+  lines: string[];
   next_offset: number;
 }
 
@@ -57,8 +57,8 @@ describeReal("Streamable HTTP with the real bpftrace: 50 sessions of 5 principal
         let offset = 0;
         let status = "running";
         for (let polls = 0; status === "running" && polls < 100; polls += 1) {
-          const page = (await callTool(client, "get_result", { execution_id: executionId, offset, wait_seconds: 2 })).structuredContent as unknown as Page;
-          lines.push(...page.lines.filter((line) => line.stream === "stdout").map((line) => line.text));
+          const page = (await callTool(client, "get_result", { execution_id: executionId, offset, wait_seconds: 2, stream: "stdout", raw_maps: true })).structuredContent as unknown as Page;
+          lines.push(...page.lines);
           offset = page.next_offset;
           status = page.status;
         }

@@ -219,7 +219,7 @@ describe("requests before initialize (fake bpftrace)", () => {
     server.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     server.send(ping(2));
     const tools = (await server.responseTo(1)).result as { tools: { name: string }[] };
-    expect(tools.tools.map((tool) => tool.name)).toHaveLength(10);
+    expect(tools.tools.map((tool) => tool.name)).toHaveLength(12);
     expect(await server.responseTo(2)).toEqual({ jsonrpc: "2.0", id: 2, result: {} });
     expect((await initializeRaw(server)).result).toMatchObject({ serverInfo: { name: "bpftrace-mcp-server" } });
     expect(server.strayLines()).toEqual([]);

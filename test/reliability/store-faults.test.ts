@@ -71,7 +71,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
     const target = await serverOn(stateDir);
     const outcomes = [await traceOnce(target, 20), await traceOnce(target, 20)];
     for (const outcome of outcomes) {
-      expect(outcome.page).toMatchObject({ status: "completed", lines: [{ stream: "stdout", text: "line 19" }] });
+      expect(outcome.page).toMatchObject({ status: "completed", lines: ["line 19"] });
       expect(outcome.page.warnings).toEqual([expect.stringMatching(/^the execution store .* could not be written \(.*EROFS.*\): results are kept in memory until it is writable$/)]);
       expect(outcome.startWarnings).toEqual(outcome.page.warnings);
     }
@@ -85,7 +85,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
     await target.close();
     server = undefined;
     const again = await serverOn(stateDir);
-    for (const outcome of outcomes) expect(ok<Page>(await again.call("get_result", { execution_id: outcome.id, offset: 19 }))).toMatchObject({ stored: true, status: "completed", lines: [{ text: "line 19" }] });
+    for (const outcome of outcomes) expect(ok<Page>(await again.call("get_result", { execution_id: outcome.id, offset: 19 }))).toMatchObject({ stored: true, status: "completed", lines: ["line 19"] });
   });
 
   it("runs traces on a full disk with a warning in every result, logged once, and stores every one of them when space frees", async () => {
@@ -106,7 +106,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
     }
     const whileFull = [await traceOnce(target, 30_000), await traceOnce(target, 30_000)];
     for (const outcome of whileFull) {
-      expect(outcome.page).toMatchObject({ status: "completed", lines_total: 30_000, lines: [{ text: "line 29999" }] });
+      expect(outcome.page).toMatchObject({ status: "completed", lines_total: 30_000, lines: ["line 29999"] });
       expect(outcome.page.warnings).toEqual([expect.stringMatching(/^the execution store .* could not be written, the disk is full \(.*SQLITE_FULL.*\)/)]);
     }
     expect(logEntries(target, WRITE_FAILED)).toHaveLength(1);
@@ -121,7 +121,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
     const again = await serverOn(stateDir);
     for (const outcome of [before, ...whileFull]) {
       const lines = outcome === before ? 100 : 30_000;
-      expect(ok<Page>(await again.call("get_result", { execution_id: outcome.id, offset: lines - 1 }))).toMatchObject({ stored: true, lines_total: lines, lines: [{ text: `line ${lines - 1}` }] });
+      expect(ok<Page>(await again.call("get_result", { execution_id: outcome.id, offset: lines - 1 }))).toMatchObject({ stored: true, lines_total: lines, lines: [`line ${lines - 1}`] });
     }
   });
 });
