@@ -8,6 +8,8 @@
 #
 #   bash .ci/node-versions.sh bin VERSION          print the folder holding that version's node
 #   bash .ci/node-versions.sh native VERSION|system   native addons built (or restored) for that node
+#   bash .ci/node-versions.sh prepare VERSION...   install those nodes and build their native addons into the
+#                                                  cache, leaving node_modules as it is
 #   bash .ci/node-versions.sh test VERSION...      the unit, integration and e2e suites on each version
 #                                                  (all run; then any failure fails), then native
 #                                                  addons are put back for the system's node
@@ -41,31 +43,69 @@ native_packages() {
   find "$REPO/node_modules" -name binding.gyp -not -path '*/test/*' -printf '%h\n' 2>/dev/null | sort -u
 }
 
-# Builds (or restores from the cache) every native addon for the node in folder $1.
-native_for() {
-  local bin=$1 package name version abi key gyp
+# Builds every native addon for the node in folder $1 into the cache, when not there yet. Each is
+# built in a scratch copy of its package, so node_modules stays usable by the system's node meanwhile
+# (CI builds them in the background while the host's suites run).
+native_cache() {
+  local bin=$1 package name version abi key gyp scratch
   abi=$("$bin/node" -p process.versions.modules)
   gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
   while IFS= read -r package; do
     name=$("$bin/node" -p "require('$package/package.json').name")
     version=$("$bin/node" -p "require('$package/package.json').version")
     key="$CACHE/native/${name//\//+}@$version-abi$abi"
-    if [ -d "$key/build" ]; then
-      log "native $name@$version for ABI $abi: from the cache"
-    else
-      log "native $name@$version for ABI $abi: building"
-      PATH="$bin:$PATH" "$bin/node" "$gyp" rebuild --release --directory "$package" --nodedir "$(dirname "$bin")" >&2 </dev/null
-      rm -rf "$key"
-      mkdir -p "$key"
-      cp -a "$package/build" "$key/build"
-    fi
+    [ -d "$key/build" ] && continue
+    log "native $name@$version for ABI $abi: building"
+    scratch=$(mktemp -d)
+    cp -a "$package" "$scratch/package"
+    rm -rf "$scratch/package/build"
+    PATH="$bin:$PATH" "$bin/node" "$gyp" rebuild --release --jobs max --directory "$scratch/package" --nodedir "$(dirname "$bin")" >"$scratch/gyp.log" 2>&1 </dev/null \
+      || { cat "$scratch/gyp.log" >&2; rm -rf "$scratch"; log "native $name@$version for ABI $abi: the build failed"; return 1; }
+    mkdir -p "$key.partial"
+    rm -rf "$key.partial/build"
+    cp -a "$scratch/package/build" "$key.partial/build"
+    rm -rf "$key" "$scratch"
+    mv "$key.partial" "$key"
+  done < <(native_packages)
+}
+
+# Puts every native addon, built for the node in folder $1 (from the cache, built first if absent), into node_modules.
+native_for() {
+  local bin=$1 package name version abi key
+  native_cache "$bin"
+  abi=$("$bin/node" -p process.versions.modules)
+  while IFS= read -r package; do
+    name=$("$bin/node" -p "require('$package/package.json').name")
+    version=$("$bin/node" -p "require('$package/package.json').version")
+    key="$CACHE/native/${name//\//+}@$version-abi$abi"
+    log "native $name@$version for ABI $abi: from the cache"
     rm -rf "$package/build"
     cp -a "$key/build" "$package/build"
   done < <(native_packages)
 }
 
+# Keeps the addons npm ci built for the system's node, so putting them back afterwards is a copy.
+keep_system_build() {
+  local bin package name version abi key
+  bin=$(dirname "$(readlink -f "$(command -v node)")")
+  abi=$("$bin/node" -p process.versions.modules)
+  while IFS= read -r package; do
+    [ -d "$package/build" ] || continue
+    name=$("$bin/node" -p "require('$package/package.json').name")
+    version=$("$bin/node" -p "require('$package/package.json').version")
+    key="$CACHE/native/${name//\//+}@$version-abi$abi"
+    if [ ! -d "$key/build" ]; then
+      mkdir -p "$key.partial"
+      cp -a "$package/build" "$key.partial/build"
+      rm -rf "$key"
+      mv "$key.partial" "$key"
+    fi
+  done < <(native_packages)
+}
+
 run_suites() {
   local failed=() version bin started
+  keep_system_build
   for version in "$@"; do
     bin=$(node_bin "$version")
     native_for "$bin"
@@ -92,6 +132,7 @@ case "${1:-}" in
   native)
     if [ "${2:?a version or system}" = system ]; then native_for "$(dirname "$(readlink -f "$(command -v node)")")"; else native_for "$(node_bin "$2")"; fi
     ;;
+  prepare) shift; for version in "$@"; do native_cache "$(node_bin "$version")"; done ;;
   test) shift; run_suites "$@" ;;
-  *) printf 'usage: %s bin VERSION | native VERSION|system | test VERSION...\n' "${0##*/}" >&2; exit 2 ;;
+  *) printf 'usage: %s bin VERSION | native VERSION|system | prepare VERSION... | test VERSION...\n' "${0##*/}" >&2; exit 2 ;;
 esac

@@ -108,14 +108,24 @@ async function startServer(label) {
   return { call, close, pid };
 }
 
+// get_result pages carry lines as strings, the indexes of bpftrace's own (stderr) lines apart; every
+// page here asks for map printings as text and no character bound short of 10,000 lines.
+const RAW = { raw_maps: true, max_chars: 2_000_000 };
+
+/** A page's lines as { stream, text }. */
+function pageLines(structured) {
+  const stderr = new Set(structured.stderr ?? []);
+  return (structured.lines ?? []).map((text, index) => ({ stream: stderr.has(index) ? "stderr" : "stdout", text }));
+}
+
 /** Follows an execution until it ends; returns its final summary and every line's text. */
 async function followToEnd(server, executionId) {
   const texts = [];
   let offset = 0;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const { structured } = await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 10_000 });
-    texts.push(...structured.lines.map((line) => line.text));
+    const { structured } = await server.call("get_result", { execution_id: executionId, offset, wait_seconds: 5, limit: 10_000, ...RAW });
+    texts.push(...pageLines(structured).map((line) => line.text));
     offset = structured.next_offset;
     if (structured.status !== "running") return { ...structured, texts };
   }
@@ -123,8 +133,8 @@ async function followToEnd(server, executionId) {
 }
 
 async function linesOf(server, executionId, waitSeconds = 0) {
-  const { structured } = await server.call("get_result", { execution_id: executionId, wait_seconds: waitSeconds, limit: 10_000 });
-  return structured.lines ?? [];
+  const { structured } = await server.call("get_result", { execution_id: executionId, wait_seconds: waitSeconds, limit: 10_000, ...RAW });
+  return pageLines(structured);
 }
 
 /** Hands control to the root side (the shell script) and waits until it has scanned /proc. */
@@ -171,8 +181,8 @@ async function passwordMode() {
   await askRootToScan(marker);
 
   const snapshotStarted = Date.now();
-  const snapshot = await server.call("get_result", { execution_id: executionId, snapshot_maps: true, limit: 10_000 });
-  const snapshotMap = (snapshot.structured.lines ?? []).some((line) => /^@opens: \d+$/.test(line.text));
+  const snapshot = await server.call("get_result", { execution_id: executionId, snapshot_maps: true, limit: 10_000, ...RAW });
+  const snapshotMap = pageLines(snapshot.structured).some((line) => /^@opens: \d+$/.test(line.text));
   check("snapshot_maps: SIGUSR1 relayed by sudo makes bpftrace print its maps while running", snapshot.structured.snapshot === "requested" && snapshotMap && snapshot.structured.status === "running", JSON.stringify(snapshot.structured).slice(0, 400));
   info(`snapshot_maps (SIGUSR1 through sudo) answered in ${Date.now() - snapshotStarted} ms`);
 

@@ -25,7 +25,7 @@ const FIGURES = ["start", "throughput", "responsiveness", "probes", "memory", "c
 /** Iterations per mode: --short must finish in well under 4 minutes on a 2-core VM. */
 const PLANS = {
   full: { startRuns: 9, throughputRuns: 7, throughputSeconds: 5, responsivenessRuns: 5, responsivenessSeconds: 6, probeRuns: 7, churn: 2_000, coldStartRuns: 9, httpRuns: 5, httpLatencyRequests: 300, httpSeconds: 5, storeRuns: 7, storeExecutions: 10_000, storeLines: 1_000, storeCalls: 300 },
-  short: { startRuns: 3, throughputRuns: 3, throughputSeconds: 5, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3, httpRuns: 2, httpLatencyRequests: 150, httpSeconds: 3, storeRuns: 3, storeExecutions: 1_000, storeLines: 1_000, storeCalls: 100 },
+  short: { startRuns: 3, throughputRuns: 2, throughputSeconds: 3, responsivenessRuns: 3, responsivenessSeconds: 4, probeRuns: 3, churn: 200, coldStartRuns: 3, httpRuns: 2, httpLatencyRequests: 150, httpSeconds: 3, storeRuns: 3, storeExecutions: 1_000, storeLines: 1_000, storeCalls: 300 },
 };
 const RATES = [
   { name: "200k", perFire: 20 },

@@ -63,7 +63,7 @@ const manifest = JSON.parse(readFileSync(join(ROOT, "manifest.json"), "utf8"));
 if (manifest.version !== pkg.version) fail(`manifest.json says version ${manifest.version}, package.json ${pkg.version}: give both the same`);
 if (!existsSync(join(DIST, "index.js"))) fail("dist/index.js is missing: npm run build first (npm run bundle does)");
 const external = await runtimePackages(["index.js"]);
-if (external.length > 0) fail(`dist/index.js imports ${external.join(", ")} at run time; the bundle carries no node_modules, so bundle them (scripts/bundle.mjs) or add them to the .mcpb`);
+if (external.length > 0) fail(`dist/index.js imports ${external.join(", ")} at run time; the bundle ships only the native packages in node_modules, so bundle them (scripts/bundle.mjs)`);
 const workerPackages = await runtimePackages(WORKERS);
 const unexpected = workerPackages.filter((name) => !NATIVE.has(name));
 if (unexpected.length > 0) fail(`the worker threads import ${unexpected.join(", ")} at run time: add them to NATIVE in scripts/mcpb.mjs if they must ship as files`);

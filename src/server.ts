@@ -23,6 +23,7 @@ export const SERVER_INSTRUCTIONS = [
   "1) list_examples with the question's words; run the best: exec_program example=NAME timeout=5 (pid/comm/threshold if listed).",
   '2) get_result until="end": final status, output and parsed maps in one answer.',
   "3) Else: list_probes (verbose for arguments), a program counting in maps (@[comm, pid] = count()), validate_program, exec_program. Prefer tracepoints.",
+  "4) After a fix: rerun the program, then compare_executions before/after (sessions saves a set to rerun later).",
 ].join("\n");
 
 export interface ServerDeps {

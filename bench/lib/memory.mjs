@@ -1,5 +1,6 @@
-// Figure 5: the server's resident memory idle, holding 8 full output rings, and after executions
-// have come and gone by the hundred (a leak shows as growth between the 50th and the last).
+// Figure 5: the server's resident memory idle, holding 8 full output rings (with its store, and
+// beside it the same with the store off), and after executions have come and gone by the hundred
+// (a leak shows as growth between the 50th and the last).
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, structured, waitForEnd } from "./mcp-server.mjs";
 
@@ -38,19 +39,22 @@ async function settled(server) {
  */
 export async function measureMemory({ churn, log }) {
   log(`memory: idle, ${FULL_RUNS} full ${RING_LINES}-line rings of ${LINE_CHARS}-char lines, then ${churn} executions in batches of ${BATCH}`);
-  const holding = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "86400", BPFTRACE_MCP_RING_LINES: String(RING_LINES) } });
-  let idle;
-  let full;
-  let fullRings;
-  try {
-    await sleep(500);
-    idle = await settled(holding);
-    const runs = await runBatches(holding, FULL_PROGRAM, FULL_RUNS, 30);
-    fullRings = runs.map((run) => run.lines_total - run.lines_dropped);
-    full = await settled(holding);
-  } finally {
-    await holding.close();
-  }
+  /** A server keeping executions for a day: its RSS idle, then holding FULL_RUNS full rings. */
+  const hold = async (env) => {
+    const holding = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "86400", BPFTRACE_MCP_RING_LINES: String(RING_LINES), ...env } });
+    try {
+      await sleep(500);
+      const idleReading = await settled(holding);
+      const runs = await runBatches(holding, FULL_PROGRAM, FULL_RUNS, 30);
+      return { idle: idleReading, full: { ...(await settled(holding)), rings: runs.map((run) => run.lines_total - run.lines_dropped) } };
+    } finally {
+      await holding.close();
+    }
+  };
+  // The same with the store off: the baseline for what the store's thread (its V8 isolate, SQLite) adds.
+  const storeOff = await hold({ BPFTRACE_MCP_STATE_DIR: "off" });
+  const { idle, full: fullWithRings } = await hold({});
+  const { rings: fullRings, ...full } = fullWithRings;
 
   const churning = await startServer({ probe: "gc", env: { BPFTRACE_MCP_RETENTION_SECONDS: "1", BPFTRACE_MCP_CLEANUP_INTERVAL_SECONDS: "1" } });
   let churnIdle;
@@ -88,6 +92,8 @@ export async function measureMemory({ churn, log }) {
     fullProgram: FULL_PROGRAM,
     idle,
     withFullRings: { ...full, rings: fullRings, linesPerRing: Math.min(...fullRings) },
+    storeOff: { idle: storeOff.idle, withFullRings: storeOff.full },
+    storeCostMb: full.rssMb - storeOff.full.rssMb,
     churn: {
       executions: churn,
       idle: churnIdle,

@@ -42,7 +42,10 @@ async function serverRun(perFire, seconds, storeEnv = {}) {
   // Rings (and the server-wide output budget) large enough to keep every line of every round: a line
   // the server drops is then a line it failed to read, not one a limit evicted. The store is on
   // (every line of the ring is written to disk too) unless storeEnv turns it off.
-  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: "3000000", BPFTRACE_MCP_RING_BYTES: "1000000000", BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "8000000000", ...storeEnv } });
+  // Sized from the attempted rate: every printf, plus bpftrace's "Lost N events" lines (up to half as
+  // many again at 1M/s), with room to spare (3M lines overflowed once the server read 600k lines/s).
+  const ringLines = Math.min(10_000_000, Math.ceil(perFire * 10_000 * (seconds + 1) * 1.6));
+  const server = await startServer({ env: { BPFTRACE_MCP_RING_LINES: String(ringLines), BPFTRACE_MCP_RING_BYTES: "2000000000", BPFTRACE_MCP_OUTPUT_BUDGET_BYTES: "8000000000", ...storeEnv } });
   try {
     const cpuBefore = cpuTimeMs(server.pid);
     const started = structured(await server.call("exec_program", { program: floodProgram(perFire), timeout: seconds }));

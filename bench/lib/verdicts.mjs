@@ -9,7 +9,7 @@ export const TARGETS = {
   responsiveness: "p99 < 25 ms",
   probeSearchCold: "cold ≤ 1.10× bpftrace -l",
   probeSearchWarm: "warm < 5 ms at 100k",
-  memory: "< 120 MB; flat",
+  memory: "< 120 MB with the store off; the store adds ≤ 25 MB (same run); flat",
   coldStart: "≤ 1.00× reference",
   http: "≥ 1.00× reference req/s",
   storeThroughput: "≥ 0.95× the store off, 0 lost",
@@ -18,7 +18,10 @@ export const TARGETS = {
   contextCost: "per turn ≤ 8,000 chars; each question ≤ 4 calls, ≤ 10,000 chars, answered right",
 };
 
-/** The context-cost budgets (figure 7). */
+/** What the SQLite store's thread may add to the server's RSS (figure 5): its V8 isolate and SQLite, ~14 MB idle. */
+export const STORE_MEMORY_MB = 25;
+
+/** The context-cost budgets (figure 9). */
 export const CONTEXT_BUDGET = { perTurnChars: 8_000, calls: 4, questionChars: 10_000 };
 
 /** Far-off limits for --short (CI): only a figure this bad fails the run. */
@@ -101,7 +104,13 @@ export function judgeTargets(results) {
     verdicts.probeSearchWarm = probes.synthetic.worstMedianMs < 5;
   }
   const memory = results.memory;
-  if (memory) verdicts.memory = memory.withFullRings.rssMb < 120 && memory.churn.afterAll.rssMb < 120 && isFlat(memory.churn);
+  if (memory) {
+    // The server's own footprint, as before the store, and what the store's thread adds on top of it
+    // (results without the store-off baseline, from older runs, are judged on the first alone).
+    const ownMb = memory.storeOff ? memory.storeOff.withFullRings.rssMb : memory.withFullRings.rssMb;
+    const storeMb = memory.storeOff ? Math.max(0, memory.storeCostMb) : 0;
+    verdicts.memory = ownMb < 120 && storeMb <= STORE_MEMORY_MB && memory.withFullRings.rssMb < 120 + STORE_MEMORY_MB && memory.churn.afterAll.rssMb < 120 + STORE_MEMORY_MB && isFlat(memory.churn);
+  }
   if (results.coldStart) verdicts.coldStart = results.coldStart.ratio.median <= 1.0;
   if (results.http) verdicts.http = results.http.ping.ratio.median >= 1.0 && results.http.tool.ratio.median >= 1.0;
   if (results.throughput?.[0]?.storeRatio) {

@@ -31,7 +31,10 @@ try {
     }
     const notice = database.takeNotice();
     if (notice) reply.notice = notice;
-    port.postMessage(reply, reply.ok ? transferablesOf(reply.value) : []);
+    // The batch's own buffers (a flush larger than the shared one) go back with the answer: this
+    // thread allocates so little that its collector could leave tens of MB of them unfreed for long.
+    const spent = transferablesOf(message.request);
+    port.postMessage(spent.length > 0 ? { ...reply, spent } : reply, [...(reply.ok ? transferablesOf(reply.value) : []), ...spent]);
     if (message.request.op === "close") port.close();
   });
   port.postMessage({ ready: true });

@@ -180,8 +180,9 @@ describe("serve --http", () => {
     await rounds(800);
     const after = await sampleLiveHeap(server.pid, heapFile);
     const growthKb = Math.round((after.heapUsed - warm.heapUsed) / 1024);
-    // Each open session holds an McpServer (~100 KB); 800 leaked ones would be tens of MB.
-    expect(growthKb, `live heap ${Math.round(warm.heapUsed / 1024)} KB after 200 sessions, ${Math.round(after.heapUsed / 1024)} KB after 1,000`).toBeLessThan(1024);
+    // Each open session holds an McpServer (~100 KB); 800 leaked ones would be tens of MB. Growth
+    // that settles (V8's caches; 0.2-1.5 MB measured on Node 20-24) stays well under 2 MB.
+    expect(growthKb, `live heap ${Math.round(warm.heapUsed / 1024)} KB after 200 sessions, ${Math.round(after.heapUsed / 1024)} KB after 1,000`).toBeLessThan(2048);
     // A few handles come and go (keep-alive sockets, the store's flush timer); 800 leaked sessions would be hundreds.
     expect(after.activeHandles).toBeLessThanOrEqual(warm.activeHandles + 5);
   }, 120_000);

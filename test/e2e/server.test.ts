@@ -78,7 +78,9 @@ describe("the built server over stdio (fake bpftrace)", () => {
     const started = await server.call("exec_program", { program: "BEGIN { } // fake: lines=25", timeout: 1 });
     expect(started.isError, textOf(started)).toBeFalsy();
     const executionId = (started.structuredContent as { execution_id: string }).execution_id;
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Waits for the end (the 1 s timeout), however slow the machine, before paging.
+    const ended = await server.call("get_result", { execution_id: executionId, until: "end", wait_seconds: 20, tail: 1 });
+    expect((ended.structuredContent as { status: string }).status, textOf(ended)).toBe("timed_out");
     const page = await server.call("get_result", { execution_id: executionId, offset: 10, limit: 5 });
     const result = page.structuredContent as { lines: string[]; next_offset: number; has_more: boolean; lines_total: number; status: string };
     expect(result.lines).toEqual(["line 10", "line 11", "line 12", "line 13", "line 14"]);

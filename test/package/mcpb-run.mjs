@@ -60,9 +60,16 @@ try {
   execFileSync(mcpbCli, ["unpack", bundle, extension], { stdio: ["ignore", "ignore", "inherit"] });
   const ancestors = [];
   for (let folder = extension; dirname(folder) !== folder; folder = dirname(folder)) ancestors.push(folder);
-  const strayModules = [...ancestors, "/"].map((folder) => join(folder, "node_modules")).filter((folder) => existsSync(folder));
+  // Only the native store module and its two runtime helpers ship as packages (the rest is bundled
+  // into dist); nothing above the extension may supply a module the bundle forgot.
+  const strayModules = ancestors.slice(1).concat("/").map((folder) => join(folder, "node_modules")).filter((folder) => existsSync(folder));
   const inside = execFileSync("find", [extension, "-name", "node_modules"], { encoding: "utf8" }).trim();
-  check("the unpacked bundle has no node_modules, and none is above it", strayModules.length === 0 && inside === "", [...strayModules, inside].join(" "));
+  const shipped = existsSync(join(extension, "node_modules")) ? readdirSync(join(extension, "node_modules")).sort().join(",") : "";
+  check(
+    "the unpacked bundle ships only better-sqlite3 (with bindings, file-uri-to-path) in node_modules, and none is above it",
+    strayModules.length === 0 && inside === join(extension, "node_modules") && shipped === "better-sqlite3,bindings,file-uri-to-path",
+    [...strayModules, inside, shipped].join(" "),
+  );
 
   const manifest = JSON.parse(readFileSync(join(extension, "manifest.json"), "utf8"));
   const home = join(work, "home");

@@ -76,6 +76,19 @@ describe("bench verdicts", () => {
     expect(isFlat({ afterAll: { rssMb: 100 }, rssGrowthMb: 15, heapGrowthMb: 0, rssAboveFirstHalfPeakMb: 8, outsideHeapAboveFirstHalfPeakMb: 8 })).toBe(false);
   });
 
+  it("judges memory as the server's own footprint (store off, < 120 MB) plus at most 25 MB for the store's thread, measured in the same run", () => {
+    const churn = { after50: { rssMb: 98 }, afterAll: { rssMb: 128 }, rssGrowthMb: 30, heapGrowthMb: 1, rssAboveFirstHalfPeakMb: 5.8, outsideHeapAboveFirstHalfPeakMb: 5 };
+    const memory = (onMb: number, offMb: number) => ({ idle: { rssMb: 81 }, withFullRings: { rssMb: onMb }, storeOff: { idle: { rssMb: 67 }, withFullRings: { rssMb: offMb } }, storeCostMb: onMb - offMb, churn });
+    expect(judgeTargets(results({ memory: memory(120, 101) })).memory).toBe(true);
+    // The store's thread costing more than 25 MB fails, and so does the server's own footprint over 120 MB.
+    expect(judgeTargets(results({ memory: memory(130, 101) })).memory).toBe(false);
+    expect(judgeTargets(results({ memory: memory(140, 121) })).memory).toBe(false);
+    // Without the baseline (an older result), the 120 MB applies to the figure as measured.
+    const { storeOff: _, ...older } = memory(119, 101);
+    expect(judgeTargets(results({ memory: older })).memory).toBe(true);
+    expect(judgeTargets(results({ memory: { ...older, withFullRings: { rssMb: 121 } } })).memory).toBe(false);
+  });
+
   it("fails --short throughput only when every round was below 0.80×", () => {
     const dipped = [{ name: "1M", ratio: { n: 3, median: 0.78, min: 0.71, max: 1.25, p10: 0.72, p90: 1.2 }, serverDropped: 0, missingEnds: 0 }];
     expect(farOff(results({ throughput: dipped }))).toEqual([]);
