@@ -310,25 +310,11 @@ export class OutputRing {
     const lines: OutputLine[] = [];
     let index = start;
     while (index < end) {
-      // A run: lines that follow each other in one chunk, one newline apart (a flood's usual case).
-      // It is decoded with one call and split, instead of one decoding call per line.
-      const runStart = index;
-      const first = index % this.capacityLines;
-      const chunk = this.chunkBuffers[this.chunkOf[first]! % this.capacityLines];
-      const stream: OutputStream = this.streams[first] === 0 ? "stdout" : "stderr";
-      let last = first;
-      index += 1;
-      while (index < end) {
-        const next = index % this.capacityLines;
-        if (this.chunkOf[next] !== this.chunkOf[first] || this.streams[next] !== this.streams[first] || this.starts[next] !== (this.ends[last] ?? 0) + 1 || chunk?.[this.ends[last] ?? 0] !== NEWLINE) break;
-        last = next;
-        index += 1;
-      }
-      const text = chunk?.toString("utf8", this.starts[first], this.ends[last]) ?? "";
-      const parts = last === first ? [text] : text.split("\n");
-      // A stored range holding a newline itself (not made by the splitter) would split into more: decode such a run line by line.
-      if (parts.length === index - runStart) for (const part of parts) lines.push({ stream, text: part });
-      else for (let line = runStart; line < index; line += 1) lines.push(this.lineAt(line));
+      const run = this.decodeRun(index, end, end - index);
+      const stream: OutputStream = run.stderr ? "stderr" : "stdout";
+      if (run.parts) for (const part of run.parts) lines.push({ stream, text: part });
+      else for (let line = index; line < run.next; line += 1) lines.push(this.lineAt(line));
+      index = run.next;
     }
     return { firstIndex: start, lines, skipped: Math.min(start, this.total) - Math.min(offset, this.total) };
   }
@@ -397,31 +383,38 @@ export class OutputRing {
     let index = Math.max(from, this.head);
     const end = Math.min(to, this.total);
     while (index < end) {
-      const runStart = index;
-      const first = index % this.capacityLines;
-      const chunk = this.chunkBuffers[this.chunkOf[first]! % this.capacityLines];
-      const stderr = this.streams[first] === 1;
-      let last = first;
-      index += 1;
       // Runs are kept short so a caller that stops early has not decoded much it did not want.
-      while (index < end && index - runStart < 64) {
-        const next = index % this.capacityLines;
-        if (this.chunkOf[next] !== this.chunkOf[first] || this.streams[next] !== this.streams[first] || this.starts[next] !== (this.ends[last] ?? 0) + 1 || chunk?.[this.ends[last] ?? 0] !== NEWLINE) break;
-        last = next;
-        index += 1;
+      const run = this.decodeRun(index, end, 64);
+      for (let line = index; line < run.next; line += 1) {
+        const text = run.parts ? (run.parts[line - index] ?? "") : this.lineAt(line).text;
+        if (!visit(text, run.stderr, line)) return line + 1;
       }
-      const text = chunk?.toString("utf8", this.starts[first], this.ends[last]) ?? "";
-      const parts = last === first ? [text] : text.split("\n");
-      if (parts.length === index - runStart) {
-        for (let offset = 0; offset < parts.length; offset += 1) if (!visit(parts[offset] ?? "", stderr, runStart + offset)) return runStart + offset + 1;
-      } else {
-        for (let line = runStart; line < index; line += 1) {
-          const { text: lineText } = this.lineAt(line);
-          if (!visit(lineText, stderr, line)) return line + 1;
-        }
-      }
+      index = run.next;
     }
     return index;
+  }
+
+  /**
+   * A run from kept line `index` (before `end`, at most `maxLines` long): lines that follow each
+   * other in one chunk, one newline apart, from one stream (a flood's usual case), decoded with one
+   * call and split instead of one call per line. `parts` is null when the run must be decoded line by
+   * line: a stored range holding a newline itself (not made by the splitter) would split into more.
+   */
+  private decodeRun(index: number, end: number, maxLines: number): { parts: string[] | null; stderr: boolean; next: number } {
+    const runStart = index;
+    const first = index % this.capacityLines;
+    const chunk = this.chunkBuffers[this.chunkOf[first]! % this.capacityLines];
+    let last = first;
+    index += 1;
+    while (index < end && index - runStart < maxLines) {
+      const next = index % this.capacityLines;
+      if (this.chunkOf[next] !== this.chunkOf[first] || this.streams[next] !== this.streams[first] || this.starts[next] !== (this.ends[last] ?? 0) + 1 || chunk?.[this.ends[last] ?? 0] !== NEWLINE) break;
+      last = next;
+      index += 1;
+    }
+    const text = chunk?.toString("utf8", this.starts[first], this.ends[last]) ?? "";
+    const parts = last === first ? [text] : text.split("\n");
+    return { parts: parts.length === index - runStart ? parts : null, stderr: this.streams[first] === 1, next: index };
   }
 
   /** Whether kept line `index` came from stderr. */
