@@ -15,37 +15,29 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Principal, Scope } from "../../src/executions/principal.js";
 import { createLogger } from "../../src/logger.js";
-import { createEngine, createSessionServer, type Engine } from "../../src/server.js";
+import { createEngine, type Engine } from "../../src/server.js";
 import { UPDATE_THROTTLE_MS } from "../../src/session/events.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
-import { connectInMemory, connectInMemoryAs } from "../helpers/in-memory-client.js";
+import { engineSessions } from "../helpers/in-memory-client.js";
 
 let fakeBpftrace: string;
-const engines: Engine[] = [];
-const clients: Client[] = [];
+const opened = engineSessions();
 
 beforeAll(() => {
   fakeBpftrace = installFakeBpftrace();
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await Promise.all(engines.splice(0).map((engine) => engine.cleanup(500)));
-});
+afterEach(() => opened.closeAll());
 
 function newEngine(): Engine {
   const config = loadConfig({ BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_KILL_GRACE_MS: "5000" });
-  const engine = createEngine({ config, logger: createLogger("silent"), audit: { write: () => null }, hostOptions: { geteuid: () => 0 } });
-  engines.push(engine);
-  return engine;
+  return opened.keep(createEngine({ config, logger: createLogger("silent"), audit: { write: () => null }, hostOptions: { geteuid: () => 0 } }));
 }
 
 async function session(engine: Engine, who?: Principal): Promise<Client> {
-  const server = createSessionServer(engine);
-  const client = who ? await connectInMemoryAs(server, who) : await connectInMemory(server);
+  const client = await opened.open(engine, who);
   // Listing the tools makes the client check every result against the advertised output schema.
   await client.listTools();
-  clients.push(client);
   return client;
 }
 
@@ -220,7 +212,7 @@ describe("flood diagnosis", () => {
   it("says when most lines were dropped and bpftrace lost events, as fields and a sentence with the fix", async () => {
     const config = loadConfig({ BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_RING_LINES: "100" });
     const engine = createEngine({ config, logger: createLogger("silent"), audit: { write: () => null }, hostOptions: { geteuid: () => 0 } });
-    engines.push(engine);
+    opened.keep(engine);
     const client = await session(engine);
     const executionId = await start(client, "BEGIN { } // fake: lines=500 lost=1234", 1);
     const result = await call(client, "get_result", { execution_id: executionId, until: "end" });

@@ -1,26 +1,21 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AuditRecord } from "../../src/audit/audit-log.js";
 import { loadConfig } from "../../src/config.js";
 import type { Principal, Scope } from "../../src/executions/principal.js";
 import { createLogger } from "../../src/logger.js";
-import { createEngine, createSessionServer, type Engine } from "../../src/server.js";
+import { createEngine, type Engine } from "../../src/server.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
-import { connectInMemory, connectInMemoryAs } from "../helpers/in-memory-client.js";
+import { callTool, engineSessions, resultText } from "../helpers/in-memory-client.js";
 
 let fakeBpftrace: string;
-const engines: Engine[] = [];
-const clients: Client[] = [];
+const opened = engineSessions();
 
 beforeAll(() => {
   fakeBpftrace = installFakeBpftrace();
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await Promise.all(engines.splice(0).map((engine) => engine.cleanup(500)));
-});
+afterEach(() => opened.closeAll());
 
 const principal = (id: string, ...scopes: Scope[]): Principal => ({ id, scopes: new Set(scopes), remoteAddress: "192.0.2.7" });
 
@@ -28,23 +23,13 @@ function engineWith(overrides: Record<string, string> = {}): { engine: Engine; a
   const config = loadConfig({ BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_KILL_GRACE_MS: "400", ...overrides });
   const audit: AuditRecord[] = [];
   const engine = createEngine({ config, logger: createLogger("silent"), audit: { write: (record) => (audit.push(record), null) }, hostOptions: { geteuid: () => 0 } });
-  engines.push(engine);
-  return { engine, audit };
+  return { engine: opened.keep(engine), audit };
 }
 
 /** A session of its own on the shared engine, as an HTTP client would have. */
-async function sessionAs(engine: Engine, who: Principal | "local"): Promise<Client> {
-  const server = createSessionServer(engine);
-  const client = who === "local" ? await connectInMemory(server) : await connectInMemoryAs(server, who);
-  clients.push(client);
-  return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-const text = (result: CallToolResult): string => result.content.map((block) => (block.type === "text" ? block.text : "")).join("\n");
+const sessionAs = (engine: Engine, who: Principal | "local"): Promise<Client> => opened.open(engine, who);
+const call = callTool;
+const text = resultText;
 
 describe("principals on one engine", () => {
   it("keeps an execution invisible to another principal, with the answer an unknown id gets", async () => {

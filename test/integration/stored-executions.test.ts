@@ -7,25 +7,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Principal, Scope } from "../../src/executions/principal.js";
 import { createLogger } from "../../src/logger.js";
-import { createEngine, createSessionServer, type Engine } from "../../src/server.js";
+import { createEngine, type Engine } from "../../src/server.js";
 import { InlineBackend } from "../../src/storage/inline-backend.js";
 import { SqliteStore } from "../../src/storage/sqlite-store.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
-import { connectInMemory, connectInMemoryAs } from "../helpers/in-memory-client.js";
+import { callTool, engineSessions, resultText } from "../helpers/in-memory-client.js";
 
 let fakeBpftrace: string;
 const scratch = mkdtempSync(join(tmpdir(), "stored-executions-"));
-const engines: Engine[] = [];
-const clients: Client[] = [];
+const opened = engineSessions();
 
 beforeAll(() => {
   fakeBpftrace = installFakeBpftrace();
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await Promise.all(engines.splice(0).map((engine) => engine.cleanup(500)));
-});
+afterEach(() => opened.closeAll());
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -39,23 +35,12 @@ function engineOn(stateDir: string): Engine {
   const config = loadConfig({ BPFTRACE_PATH: fakeBpftrace, BPFTRACE_MCP_AUDIT_LOG: "off", BPFTRACE_MCP_KILL_GRACE_MS: "400", BPFTRACE_MCP_STATE_DIR: stateDir });
   const logger = createLogger("silent");
   const store = new SqliteStore(new InlineBackend(SqliteStore.settings(config)), join(stateDir, "executions.db"), logger);
-  const engine = createEngine({ config, logger, store, hostOptions: { geteuid: () => 0 } });
-  engines.push(engine);
-  return engine;
+  return opened.keep(createEngine({ config, logger, store, hostOptions: { geteuid: () => 0 } }));
 }
 
-async function clientOf(engine: Engine, who: Principal | "local" = "local"): Promise<Client> {
-  const server = createSessionServer(engine);
-  const client = who === "local" ? await connectInMemory(server) : await connectInMemoryAs(server, who);
-  clients.push(client);
-  return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-const text = (result: CallToolResult): string => result.content.map((block) => (block.type === "text" ? block.text : "")).join("\n");
+const clientOf = (engine: Engine, who: Principal | "local" = "local"): Promise<Client> => opened.open(engine, who);
+const call = callTool;
+const text = resultText;
 const structured = <T>(result: CallToolResult): T => result.structuredContent as T;
 
 /** Runs a program that exits by itself and returns its id once it has ended. */
@@ -84,8 +69,7 @@ describe("stored executions through the tools", () => {
     const executionId = await runToEnd(client, "BEGIN { } // fake: lines=2500 // fake: stderr-flood=3 // fake: exit-after-attach=0");
     const pages = [];
     for (const [offset, limit] of [[0, 1000], [1000, 1000], [2400, 1000], [9999, 5]]) pages.push(await call(client, "get_result", { execution_id: executionId, offset, limit }));
-    await first.cleanup(500);
-    engines.splice(engines.indexOf(first), 1);
+    await opened.end(first);
 
     const second = engineOn(stateDir);
     const again = await clientOf(second);
@@ -103,8 +87,7 @@ describe("stored executions through the tools", () => {
     const stateDir = join(scratch, "principals");
     const first = engineOn(stateDir);
     const aliceRun = await runToEnd(await clientOf(first, ALICE), "BEGIN { } // fake: lines=3 // fake: exit-after-attach=0");
-    await first.cleanup(500);
-    engines.splice(engines.indexOf(first), 1);
+    await opened.end(first);
 
     const second = engineOn(stateDir);
     const alice = await clientOf(second, ALICE);
