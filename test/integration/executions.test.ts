@@ -201,7 +201,8 @@ describe("executions against a fake bpftrace", () => {
     await registry.stop(hanging.execution.id);
     const attachedFile = join(mkdtempSync(join(tmpdir(), "pid-")), "pid");
     const running = await registry.start(`BEGIN { } // fake: pidfile=${attachedFile}`, 30);
-    expect(running.execution.attached).toBe(true);
+    // start() waits 300 ms for the attach; a loaded machine can take longer to start the fake.
+    expect(await waitFor(() => running.execution.attached, 5_000)).toBe(true);
     expect(new Set(niceOfThreads(Number(readFileSync(attachedFile, "utf8"))))).toEqual(new Set([7]));
     await registry.stop(running.execution.id);
   });
