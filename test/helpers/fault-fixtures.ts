@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,4 +32,28 @@ export async function startServerAsNobody(env: Record<string, string>): Promise<
     launcher: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"],
     env: { HOME: "/nonexistent", ...env },
   });
+}
+
+/** Runs a command that must succeed (mount, chmod…), throwing with its stderr otherwise. */
+export function runOrThrow(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
+}
+
+/** Small tmpfs mounts under `scratch` (root only) for fault tests: `mount(options)`, then `unmountAll()` in afterAll. */
+export function tmpfsMounts(scratch: string): { mount: (options: string) => string; unmountAll: () => void } {
+  const mounts: string[] = [];
+  return {
+    mount: (options) => {
+      const directory = mkdtempSync(join(scratch, "mnt-"));
+      runOrThrow("mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory]);
+      mounts.push(directory);
+      return directory;
+    },
+    unmountAll: () => {
+      for (const directory of mounts.splice(0).reverse()) {
+        if (spawnSync("umount", [directory]).status !== 0) spawnSync("umount", ["-l", directory]);
+      }
+    },
+  };
 }

@@ -1,8 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runOrThrow, tmpfsMounts } from "../helpers/fault-fixtures.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { processesWith } from "../helpers/processes.js";
 import { startServer, textOf, type RunningServer } from "../helpers/server-process.js";
@@ -31,10 +31,7 @@ const AUDIT_BACK = "audit log writable again";
 const asRoot = process.geteuid?.() === 0;
 const describeAsRoot = asRoot ? describe : process.env.CI ? describe : describe.skip;
 
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
-}
+const run = runOrThrow;
 
 /** Runs one short trace and follows it to its end, collecting the warnings of both results; or the refusal, when it was not started. */
 async function traceOnce(server: RunningServer): Promise<TraceOutcome | Refusal> {
@@ -78,14 +75,8 @@ describeAsRoot(`the audit log cannot be written (fake bpftrace${asRoot ? "" : ";
   let fake = "";
   let server: RunningServer | undefined;
   const scratch = mkdtempSync(join(tmpdir(), "audit-faults-"));
-  const mounts: string[] = [];
-
-  function mountTmpfs(options: string): string {
-    const directory = mkdtempSync(join(scratch, "mnt-"));
-    run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory]);
-    mounts.push(directory);
-    return directory;
-  }
+  const tmpfs = tmpfsMounts(scratch);
+  const mountTmpfs = tmpfs.mount;
 
   beforeAll(() => {
     if (!asRoot) throw new Error("audit fault tests need root (to mount tmpfs) and are required in CI");
@@ -98,9 +89,7 @@ describeAsRoot(`the audit log cannot be written (fake bpftrace${asRoot ? "" : ";
   });
 
   afterAll(() => {
-    for (const directory of mounts.reverse()) {
-      if (spawnSync("umount", [directory]).status !== 0) spawnSync("umount", ["-l", directory]);
-    }
+    tmpfs.unmountAll();
     rmSync(scratch, { recursive: true, force: true });
     if (fake) rmSync(dirname(fake), { recursive: true, force: true });
   });

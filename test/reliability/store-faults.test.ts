@@ -1,8 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runOrThrow, tmpfsMounts } from "../helpers/fault-fixtures.js";
 import { installFakeBpftrace } from "../helpers/fake-bpftrace.js";
 import { startServer, type RunningServer } from "../helpers/server-process.js";
 import { integrityOf, logEntries, ok, waitForEnd, type Page } from "../helpers/store-client.js";
@@ -14,23 +14,14 @@ const WRITABLE_AGAIN = "execution store writable again";
 const asRoot = process.geteuid?.() === 0;
 const describeAsRoot = asRoot ? describe : process.env.CI ? describe : describe.skip;
 
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
-}
+const run = runOrThrow;
 
 describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot ? "" : "; skipped: mounting tmpfs needs root"})`, () => {
   let fake = "";
   let server: RunningServer | undefined;
   const scratch = mkdtempSync(join(tmpdir(), "store-faults-"));
-  const mounts: string[] = [];
-
-  function mountTmpfs(options: string): string {
-    const directory = mkdtempSync(join(scratch, "mnt-"));
-    run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory]);
-    mounts.push(directory);
-    return directory;
-  }
+  const tmpfs = tmpfsMounts(scratch);
+  const mountTmpfs = tmpfs.mount;
 
   async function serverOn(stateDir: string): Promise<RunningServer> {
     server = await startServer({ env: { BPFTRACE_PATH: fake, BPFTRACE_MCP_STATE_DIR: stateDir } });
@@ -56,9 +47,7 @@ describeAsRoot(`the execution store on a disk that fails (fake bpftrace${asRoot 
   });
 
   afterAll(() => {
-    for (const directory of mounts.reverse()) {
-      if (spawnSync("umount", [directory]).status !== 0) spawnSync("umount", ["-l", directory]);
-    }
+    tmpfs.unmountAll();
     rmSync(scratch, { recursive: true, force: true });
     if (fake) rmSync(dirname(fake), { recursive: true, force: true });
   });
