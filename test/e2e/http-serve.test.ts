@@ -180,9 +180,11 @@ describe("serve --http", () => {
     await rounds(800);
     const after = await sampleLiveHeap(server.pid, heapFile);
     const growthKb = Math.round((after.heapUsed - warm.heapUsed) / 1024);
-    // Each open session holds an McpServer (~100 KB); 800 leaked ones would be tens of MB. Growth
-    // that settles (V8's caches; 0.2-1.5 MB measured on Node 20-24) stays well under 2 MB.
-    expect(growthKb, `live heap ${Math.round(warm.heapUsed / 1024)} KB after 200 sessions, ${Math.round(after.heapUsed / 1024)} KB after 1,000`).toBeLessThan(2048);
+    // Each open session holds an McpServer (~100 KB); 800 leaked ones would be tens of MB. V8 keeps
+    // some garbage past forced collections and lets it go later: on Node 22 the live heap read 24.3,
+    // 25.2, 25.7, 26.2, 26.6, then 24.6 MB every 400 sessions (0.2-2.3 MB above the warm reading on
+    // Node 20-24). 4 MB is 5 KB a session: a twentieth of one leaked session.
+    expect(growthKb, `live heap ${Math.round(warm.heapUsed / 1024)} KB after 200 sessions, ${Math.round(after.heapUsed / 1024)} KB after 1,000`).toBeLessThan(4096);
     // A few handles come and go (keep-alive sockets, the store's flush timer); 800 leaked sessions would be hundreds.
     expect(after.activeHandles).toBeLessThanOrEqual(warm.activeHandles + 5);
   }, 120_000);
